@@ -1,0 +1,5 @@
+"""`python -m keepsake` runs the CLI."""
+
+from keepsake.cli.main import app
+
+app()

@@ -1,0 +1,1 @@
+"""HTTP delivery: routes are one-line adapters onto services."""

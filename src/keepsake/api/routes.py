@@ -1,0 +1,12 @@
+"""Mounts every API router on the app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from keepsake.api import albums, assets, auth, uploads
+
+
+def include_all(app: FastAPI) -> None:
+    for module in (auth, assets, albums, uploads):
+        app.include_router(module.router)

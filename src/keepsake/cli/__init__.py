@@ -1,0 +1,1 @@
+"""The `keepsake` command line: Typer commands over services (never repositories)."""

@@ -1,0 +1,1 @@
+"""Background jobs: names, the handler registry and queue adapters (Huey on SQLite or Redis)."""

@@ -1,0 +1,1 @@
+"""Ingest, hashing, EXIF, thumbnails, the timeline, albums and the trash."""

@@ -1,0 +1,230 @@
+"""SQL for assets, their derived steps, albums and staged uploads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from keepsake.storage.models import Album, AlbumAsset, Asset, AssetStep, Upload, User
+
+
+class MediaRepository:
+    # --- assets ------------------------------------------------------------------------
+
+    def add_asset(self, s: Session, asset: Asset) -> None:
+        s.add(asset)
+        s.flush()
+
+    def asset_of(self, s: Session, owner_id: str, asset_id: str) -> Asset | None:
+        return s.scalar(select(Asset).where(Asset.id == asset_id, Asset.owner_id == owner_id))
+
+    def asset_by_id(self, s: Session, asset_id: str) -> Asset | None:
+        """Unscoped: for jobs, which act for the owner recorded on the asset."""
+        return s.get(Asset, asset_id)
+
+    def assets_of(self, s: Session, owner_id: str, asset_ids: Sequence[str]) -> list[Asset]:
+        if not asset_ids:
+            return []
+        return list(
+            s.scalars(select(Asset).where(Asset.owner_id == owner_id, Asset.id.in_(asset_ids)))
+        )
+
+    def asset_by_checksum(self, s: Session, owner_id: str, checksum: str) -> Asset | None:
+        return s.scalar(select(Asset).where(Asset.owner_id == owner_id, Asset.checksum == checksum))
+
+    def existing_checksums(
+        self, s: Session, owner_id: str, checksums: Sequence[str]
+    ) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(checksums), 500):
+            batch = checksums[start : start + 500]
+            rows = s.execute(
+                select(Asset.checksum, Asset.id).where(
+                    Asset.owner_id == owner_id, Asset.checksum.in_(batch)
+                )
+            )
+            found.update({checksum: asset_id for checksum, asset_id in rows})
+        return found
+
+    def timeline(
+        self,
+        s: Session,
+        owner_id: str,
+        *,
+        limit: int,
+        before: tuple[datetime, str] | None,
+        taken_from: datetime | None,
+        taken_to: datetime | None,
+        make: str | None,
+        model: str | None,
+        favorites_only: bool,
+    ) -> list[Asset]:
+        """Newest first by capture time; keyset pagination on (taken_at, id), never OFFSET."""
+        query = select(Asset).where(Asset.owner_id == owner_id, Asset.trashed_at.is_(None))
+        if before is not None:
+            taken, asset_id = before
+            query = query.where(
+                or_(Asset.taken_at < taken, and_(Asset.taken_at == taken, Asset.id < asset_id))
+            )
+        if taken_from is not None:
+            query = query.where(Asset.taken_at >= taken_from)
+        if taken_to is not None:
+            query = query.where(Asset.taken_at < taken_to)
+        if make is not None:
+            query = query.where(Asset.make == make)
+        if model is not None:
+            query = query.where(Asset.model == model)
+        if favorites_only:
+            query = query.where(Asset.is_favorite.is_(True))
+        query = query.order_by(Asset.taken_at.desc(), Asset.id.desc()).limit(limit)
+        return list(s.scalars(query))
+
+    def trashed(self, s: Session, owner_id: str) -> list[Asset]:
+        return list(
+            s.scalars(
+                select(Asset)
+                .where(Asset.owner_id == owner_id, Asset.trashed_at.is_not(None))
+                .order_by(Asset.trashed_at.desc(), Asset.id)
+            )
+        )
+
+    def trashed_before(self, s: Session, cutoff: datetime, limit: int = 500) -> list[Asset]:
+        return list(
+            s.scalars(
+                select(Asset)
+                .where(Asset.trashed_at.is_not(None), Asset.trashed_at < cutoff)
+                .limit(limit)
+            )
+        )
+
+    def set_trashed(
+        self, s: Session, owner_id: str, asset_ids: Sequence[str], when: datetime | None
+    ) -> int:
+        result = s.execute(
+            update(Asset)
+            .where(Asset.owner_id == owner_id, Asset.id.in_(asset_ids))
+            .values(trashed_at=when)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def delete_assets(self, s: Session, assets: Sequence[Asset]) -> None:
+        """Delete rows and give their bytes back to the owners' usage."""
+        for asset in assets:
+            s.execute(
+                update(User)
+                .where(User.id == asset.owner_id)
+                .values(usage_bytes=User.usage_bytes - asset.size)
+            )
+        s.execute(delete(Asset).where(Asset.id.in_([a.id for a in assets])))
+
+    def add_usage(self, s: Session, user_id: str, delta: int) -> None:
+        s.execute(
+            update(User).where(User.id == user_id).values(usage_bytes=User.usage_bytes + delta)
+        )
+
+    def user_for_update(self, s: Session, user_id: str) -> User | None:
+        return s.scalar(select(User).where(User.id == user_id).with_for_update())
+
+    def usage(self, s: Session, owner_id: str) -> tuple[int, int, int]:
+        """(asset count, bytes in library, bytes in trash)."""
+        row = s.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(Asset.size), 0),
+                func.coalesce(func.sum(Asset.size).filter(Asset.trashed_at.is_not(None)), 0),
+            ).where(Asset.owner_id == owner_id)
+        ).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    # --- derived steps -----------------------------------------------------------------
+
+    def mark_step(self, s: Session, asset_id: str, step: str, when: datetime) -> None:
+        if s.get(AssetStep, (asset_id, step)) is None:
+            s.add(AssetStep(asset_id=asset_id, step=step, done_at=when))
+
+    def steps_of(self, s: Session, asset_id: str) -> set[str]:
+        return set(s.scalars(select(AssetStep.step).where(AssetStep.asset_id == asset_id)))
+
+    def assets_missing_step(self, s: Session, step: str, limit: int = 1000) -> list[str]:
+        done = select(AssetStep.asset_id).where(AssetStep.step == step)
+        return list(
+            s.scalars(
+                select(Asset.id)
+                .where(Asset.trashed_at.is_(None), Asset.id.not_in(done))
+                .limit(limit)
+            )
+        )
+
+    # --- albums ------------------------------------------------------------------------
+
+    def add_album(self, s: Session, album: Album) -> None:
+        s.add(album)
+        s.flush()
+
+    def album_of(self, s: Session, owner_id: str, album_id: str) -> Album | None:
+        return s.scalar(select(Album).where(Album.id == album_id, Album.owner_id == owner_id))
+
+    def albums_of(self, s: Session, owner_id: str) -> list[tuple[Album, int]]:
+        counts = (
+            select(AlbumAsset.album_id, func.count().label("n"))
+            .join(Asset, Asset.id == AlbumAsset.asset_id)
+            .where(Asset.trashed_at.is_(None))
+            .group_by(AlbumAsset.album_id)
+            .subquery()
+        )
+        rows = s.execute(
+            select(Album, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.album_id == Album.id)
+            .where(Album.owner_id == owner_id)
+            .order_by(Album.updated_at.desc(), Album.id)
+        )
+        return [(album, int(n)) for album, n in rows]
+
+    def album_assets(self, s: Session, album_id: str) -> list[Asset]:
+        return list(
+            s.scalars(
+                select(Asset)
+                .join(AlbumAsset, AlbumAsset.asset_id == Asset.id)
+                .where(AlbumAsset.album_id == album_id, Asset.trashed_at.is_(None))
+                .order_by(Asset.taken_at.desc(), Asset.id.desc())
+            )
+        )
+
+    def album_asset_ids(self, s: Session, album_id: str) -> set[str]:
+        return set(s.scalars(select(AlbumAsset.asset_id).where(AlbumAsset.album_id == album_id)))
+
+    def add_to_album(
+        self, s: Session, album_id: str, asset_ids: Sequence[str], when: datetime
+    ) -> int:
+        present = self.album_asset_ids(s, album_id)
+        new = [a for a in dict.fromkeys(asset_ids) if a not in present]
+        s.add_all(AlbumAsset(album_id=album_id, asset_id=a, added_at=when) for a in new)
+        return len(new)
+
+    def remove_from_album(self, s: Session, album_id: str, asset_ids: Sequence[str]) -> int:
+        result = s.execute(
+            delete(AlbumAsset).where(
+                AlbumAsset.album_id == album_id, AlbumAsset.asset_id.in_(asset_ids)
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def delete_album(self, s: Session, album: Album) -> None:
+        s.delete(album)
+
+    # --- staged uploads ----------------------------------------------------------------
+
+    def add_upload(self, s: Session, upload: Upload) -> None:
+        s.add(upload)
+
+    def upload_of(self, s: Session, owner_id: str, upload_id: str) -> Upload | None:
+        return s.scalar(select(Upload).where(Upload.id == upload_id, Upload.owner_id == owner_id))
+
+    def expired_uploads(self, s: Session, now: datetime) -> list[Upload]:
+        return list(s.scalars(select(Upload).where(Upload.expires_at < now)))
+
+    def delete_upload(self, s: Session, upload_id: str) -> None:
+        s.execute(delete(Upload).where(Upload.id == upload_id))

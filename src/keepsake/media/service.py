@@ -1,0 +1,512 @@
+"""Use cases of the library: ingest, the timeline, assets, albums, trash and usage."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy.exc import IntegrityError
+
+from keepsake.auth.access import Principal, Scope, require_access
+from keepsake.clock import Clock
+from keepsake.config import Settings
+from keepsake.errors import (
+    ChecksumMismatch,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    QuotaExceeded,
+)
+from keepsake.ids import new_id
+from keepsake.jobs.queue import JobQueue, JobResult
+from keepsake.media import derive, exif, formats
+from keepsake.media.hashing import normalise_sha256, sha256_file
+from keepsake.media.repository import MediaRepository
+from keepsake.storage.blobs import BlobStore, blob_key
+from keepsake.storage.db import Database
+from keepsake.storage.models import Album, Asset
+
+log = logging.getLogger("keepsake.media")
+
+DERIVE_JOB = "media.derive"
+RECONCILE_JOB = "media.reconcile"
+PURGE_TRASH_JOB = "media.purge_trash"
+
+STEP_THUMBNAIL = "thumbnail"
+STEP_PREVIEW = "preview"
+DERIVED_STEPS = (STEP_THUMBNAIL, STEP_PREVIEW)
+
+TIMELINE_MAX_PAGE = 500
+ORIGINALS, THUMBNAILS, PREVIEWS = "originals", "thumbnails", "previews"
+
+
+@dataclass(frozen=True)
+class Ingested:
+    asset: Asset
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class BlobRead:
+    """A stored file ready to stream: its size, type and entity tag, and a way to read it."""
+
+    size: int
+    mime_type: str
+    etag: str
+    key: str
+    blobs: BlobStore
+
+    def chunks(self, start: int = 0, stop: int | None = None) -> Iterator[bytes]:
+        return self.blobs.read(self.key, start, stop)
+
+
+class MediaService:
+    def __init__(
+        self,
+        db: Database,
+        repo: MediaRepository,
+        blobs: BlobStore,
+        jobs: JobQueue,
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        self.db = db
+        self.repo = repo
+        self.blobs = blobs
+        self.jobs = jobs
+        self.settings = settings
+        self.clock = clock
+        self.staging = settings.data_dir / "staging"
+        self.staging.mkdir(parents=True, exist_ok=True)
+
+    # --- ingest ------------------------------------------------------------------------
+
+    def new_staging_path(self) -> Path:
+        return self.staging / f"{new_id()}.part"
+
+    def ingest(
+        self,
+        principal: Principal,
+        staged: Path,
+        filename: str,
+        *,
+        declared_checksum: str | None = None,
+        file_mtime: datetime | None = None,
+    ) -> Ingested:
+        """Commit a fully received file as an asset of the caller, or explain why not.
+
+        The original is durably stored before its row is written; any failure removes what
+        was written, so a failed upload leaves nothing. The staged file is the caller's."""
+        owner_id = require_access(principal, Scope.UPLOAD)
+        filename = _clean_filename(filename)
+        size = staged.stat().st_size
+        if size > self.settings.upload_max_bytes:
+            raise PayloadTooLarge(_too_large_message(self.settings.upload_max_bytes))
+        checksum = sha256_file(staged)
+        if declared_checksum is not None:
+            declared = normalise_sha256(declared_checksum)
+            if declared is None:
+                raise InvalidInput("The checksum must be a SHA-256 in hex.")
+            if declared != checksum:
+                raise ChecksumMismatch(
+                    "The file's SHA-256 differs from the one sent: it was damaged on the way."
+                )
+        with self.db.read() as s:
+            existing = self.repo.asset_by_checksum(s, owner_id, checksum)
+        if existing is not None:
+            return Ingested(self._restore_if_trashed(owner_id, existing), duplicate=True)
+
+        probe = formats.probe_image(staged, self.settings.max_image_pixels)
+        meta = exif.read_metadata(staged)
+        now = self.clock.now()
+        if meta.taken_at is not None:
+            taken_at, source = meta.taken_at, "exif"
+        elif file_mtime is not None:
+            taken_at, source = file_mtime, "file"
+        else:
+            taken_at, source = now, "upload"
+        asset = Asset(
+            id=new_id(),
+            owner_id=owner_id,
+            checksum=checksum,
+            size=size,
+            original_filename=filename,
+            mime_type=probe.mime_type,
+            width=meta.width or probe.width,
+            height=meta.height or probe.height,
+            taken_at=taken_at,
+            taken_at_offset_minutes=meta.offset_minutes,
+            taken_at_source=source,
+            make=meta.make,
+            model=meta.model,
+            lens=meta.lens,
+            latitude=meta.latitude,
+            longitude=meta.longitude,
+            orientation=meta.orientation,
+            exif=dict(meta.details) or None,
+            is_favorite=False,
+            created_at=now,
+        )
+        self._check_quota(owner_id, size)
+        key = blob_key(ORIGINALS, owner_id, asset.id)
+        with staged.open("rb") as source_file:
+            self.blobs.put(key, source_file)
+        try:
+            with self.db.write() as s:
+                user = self.repo.user_for_update(s, owner_id)
+                if user is None:
+                    raise NotFound()
+                if user.quota_bytes is not None and user.usage_bytes + size > user.quota_bytes:
+                    raise QuotaExceeded(_quota_message(user.quota_bytes, user.usage_bytes, size))
+                self.repo.add_asset(s, asset)
+                self.repo.add_usage(s, owner_id, size)
+        except IntegrityError:
+            # The same file arrived twice at once; the other upload won.
+            self.blobs.delete(key)
+            with self.db.read() as s:
+                winner = self.repo.asset_by_checksum(s, owner_id, checksum)
+            if winner is None:
+                raise
+            return Ingested(winner, duplicate=True)
+        except BaseException:
+            self.blobs.delete(key)
+            raise
+        self.jobs.enqueue(DERIVE_JOB, asset.id)
+        return Ingested(asset, duplicate=False)
+
+    def _check_quota(self, owner_id: str, size: int) -> None:
+        with self.db.read() as s:
+            user = self.repo.user_for_update(s, owner_id)
+            if user is None:
+                raise NotFound()
+            if user.quota_bytes is not None and user.usage_bytes + size > user.quota_bytes:
+                raise QuotaExceeded(_quota_message(user.quota_bytes, user.usage_bytes, size))
+
+    def _restore_if_trashed(self, owner_id: str, asset: Asset) -> Asset:
+        """Uploading a photo that is in the trash brings it back: the user wants it kept."""
+        if asset.trashed_at is None:
+            return asset
+        with self.db.write() as s:
+            self.repo.set_trashed(s, owner_id, [asset.id], None)
+        asset.trashed_at = None
+        return asset
+
+    def existing_checksums(self, principal: Principal, checksums: Sequence[str]) -> dict[str, str]:
+        owner_id = require_access(principal, Scope.READ)
+        wanted = [c for c in (normalise_sha256(x) for x in checksums) if c is not None]
+        with self.db.read() as s:
+            return self.repo.existing_checksums(s, owner_id, wanted)
+
+    # --- timeline and assets -----------------------------------------------------------
+
+    def timeline(
+        self,
+        principal: Principal,
+        *,
+        cursor: str | None = None,
+        limit: int = 100,
+        taken_from: datetime | None = None,
+        taken_to: datetime | None = None,
+        make: str | None = None,
+        model: str | None = None,
+        favorites_only: bool = False,
+    ) -> tuple[list[Asset], str | None]:
+        owner_id = require_access(principal, Scope.READ)
+        if not 1 <= limit <= TIMELINE_MAX_PAGE:
+            raise InvalidInput(f"limit must be between 1 and {TIMELINE_MAX_PAGE}.")
+        before = _decode_cursor(cursor) if cursor else None
+        with self.db.read() as s:
+            rows = self.repo.timeline(
+                s,
+                owner_id,
+                limit=limit + 1,
+                before=before,
+                taken_from=taken_from,
+                taken_to=taken_to,
+                make=make,
+                model=model,
+                favorites_only=favorites_only,
+            )
+        next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        return rows[:limit], next_cursor
+
+    def asset(self, principal: Principal, asset_id: str) -> tuple[Asset, set[str]]:
+        owner_id = require_access(principal, Scope.READ)
+        with self.db.read() as s:
+            asset = self.repo.asset_of(s, owner_id, asset_id)
+            if asset is None:
+                raise NotFound("No such asset.")
+            return asset, self.repo.steps_of(s, asset_id)
+
+    def original(self, principal: Principal, asset_id: str) -> tuple[Asset, BlobRead]:
+        asset, _ = self.asset(principal, asset_id)
+        key = blob_key(ORIGINALS, asset.owner_id, asset.id)
+        return asset, BlobRead(asset.size, asset.mime_type, asset.checksum, key, self.blobs)
+
+    def read_derived(self, principal: Principal, asset_id: str, kind: str) -> BlobRead:
+        asset, steps = self.asset(principal, asset_id)
+        step, prefix, mime = {
+            "thumbnail": (STEP_THUMBNAIL, THUMBNAILS, "image/webp"),
+            "preview": (STEP_PREVIEW, PREVIEWS, "image/jpeg"),
+        }[kind]
+        if step not in steps:
+            raise NotFound(f"The {kind} is not made yet.")
+        key = blob_key(prefix, asset.owner_id, asset.id)
+        etag = f"{asset.checksum[:16]}-{kind}"
+        return BlobRead(self.blobs.size(key), mime, etag, key, self.blobs)
+
+    def update_asset(
+        self, principal: Principal, asset_id: str, *, is_favorite: bool | None
+    ) -> Asset:
+        owner_id = require_access(principal, Scope.FULL)
+        with self.db.write() as s:
+            asset = self.repo.asset_of(s, owner_id, asset_id)
+            if asset is None:
+                raise NotFound("No such asset.")
+            if is_favorite is not None:
+                asset.is_favorite = is_favorite
+            return asset
+
+    # --- trash -------------------------------------------------------------------------
+
+    def trash(self, principal: Principal, asset_ids: Sequence[str]) -> int:
+        owner_id = require_access(principal, Scope.FULL)
+        with self.db.write() as s:
+            assets = self.repo.assets_of(s, owner_id, asset_ids)
+            if len(set(asset_ids)) == 1 and not assets:
+                raise NotFound("No such asset.")
+            owned = [a.id for a in assets if not a.trashed_at]
+            return self.repo.set_trashed(s, owner_id, owned, self.clock.now())
+
+    def restore(self, principal: Principal, asset_ids: Sequence[str]) -> int:
+        owner_id = require_access(principal, Scope.FULL)
+        with self.db.write() as s:
+            return self.repo.set_trashed(s, owner_id, list(asset_ids), None)
+
+    def list_trash(self, principal: Principal) -> list[Asset]:
+        owner_id = require_access(principal, Scope.READ)
+        with self.db.read() as s:
+            return self.repo.trashed(s, owner_id)
+
+    def empty_trash(self, principal: Principal) -> int:
+        owner_id = require_access(principal, Scope.FULL)
+        with self.db.read() as s:
+            assets = self.repo.trashed(s, owner_id)
+        return self._purge(assets)
+
+    def purge_expired_trash(self) -> JobResult:
+        cutoff = self.clock.now() - timedelta(days=self.settings.trash_retention_days)
+        while True:
+            with self.db.read() as s:
+                assets = self.repo.trashed_before(s, cutoff)
+            if not assets:
+                return JobResult.SUCCESS
+            self._purge(assets)
+
+    def _purge(self, assets: Sequence[Asset]) -> int:
+        """Rows first, then bytes: a crash in between leaves unreferenced files, never a row
+        that points at nothing."""
+        if not assets:
+            return 0
+        with self.db.write() as s:
+            self.repo.delete_assets(s, assets)
+        for asset in assets:
+            for prefix in (ORIGINALS, THUMBNAILS, PREVIEWS):
+                self.blobs.delete(blob_key(prefix, asset.owner_id, asset.id))
+        return len(assets)
+
+    # --- albums ------------------------------------------------------------------------
+
+    def create_album(self, principal: Principal, name: str) -> Album:
+        owner_id = require_access(principal, Scope.FULL)
+        now = self.clock.now()
+        album = Album(
+            id=new_id(), owner_id=owner_id, name=name.strip(), created_at=now, updated_at=now
+        )
+        with self.db.write() as s:
+            self.repo.add_album(s, album)
+        return album
+
+    def albums(self, principal: Principal) -> list[tuple[Album, int]]:
+        owner_id = require_access(principal, Scope.READ)
+        with self.db.read() as s:
+            return self.repo.albums_of(s, owner_id)
+
+    def album(self, principal: Principal, album_id: str) -> tuple[Album, list[Asset]]:
+        owner_id = require_access(principal, Scope.READ)
+        with self.db.read() as s:
+            album = self.repo.album_of(s, owner_id, album_id)
+            if album is None:
+                raise NotFound("No such album.")
+            return album, self.repo.album_assets(s, album_id)
+
+    def update_album(
+        self,
+        principal: Principal,
+        album_id: str,
+        *,
+        name: str | None = None,
+        cover_asset_id: str | None = None,
+    ) -> Album:
+        owner_id = require_access(principal, Scope.FULL)
+        with self.db.write() as s:
+            album = self.repo.album_of(s, owner_id, album_id)
+            if album is None:
+                raise NotFound("No such album.")
+            if name is not None:
+                album.name = name.strip()
+            if cover_asset_id is not None:
+                if cover_asset_id not in self.repo.album_asset_ids(s, album_id):
+                    raise InvalidInput("The cover must be a photo in the album.")
+                album.cover_asset_id = cover_asset_id
+            album.updated_at = self.clock.now()
+            return album
+
+    def delete_album(self, principal: Principal, album_id: str) -> None:
+        """Deleting an album never deletes its photos."""
+        owner_id = require_access(principal, Scope.FULL)
+        with self.db.write() as s:
+            album = self.repo.album_of(s, owner_id, album_id)
+            if album is None:
+                raise NotFound("No such album.")
+            self.repo.delete_album(s, album)
+
+    def add_to_album(self, principal: Principal, album_id: str, asset_ids: Sequence[str]) -> int:
+        owner_id = require_access(principal, Scope.FULL)
+        with self.db.write() as s:
+            album = self.repo.album_of(s, owner_id, album_id)
+            if album is None:
+                raise NotFound("No such album.")
+            owned = {a.id for a in self.repo.assets_of(s, owner_id, asset_ids)}
+            missing = [a for a in asset_ids if a not in owned]
+            if missing:
+                raise NotFound(f"No such asset: {missing[0]}")
+            added = self.repo.add_to_album(s, album_id, list(asset_ids), self.clock.now())
+            if album.cover_asset_id is None and asset_ids:
+                album.cover_asset_id = asset_ids[0]
+            album.updated_at = self.clock.now()
+            return added
+
+    def remove_from_album(
+        self, principal: Principal, album_id: str, asset_ids: Sequence[str]
+    ) -> int:
+        owner_id = require_access(principal, Scope.FULL)
+        with self.db.write() as s:
+            album = self.repo.album_of(s, owner_id, album_id)
+            if album is None:
+                raise NotFound("No such album.")
+            removed = self.repo.remove_from_album(s, album_id, asset_ids)
+            if album.cover_asset_id in asset_ids:
+                album.cover_asset_id = None
+            album.updated_at = self.clock.now()
+            return removed
+
+    # --- usage -------------------------------------------------------------------------
+
+    def usage(self, principal: Principal) -> tuple[int, int, int, int | None]:
+        owner_id = require_access(principal, Scope.READ)
+        with self.db.read() as s:
+            count, total, trash = self.repo.usage(s, owner_id)
+            user = self.repo.user_for_update(s, owner_id)
+            return count, total, trash, user.quota_bytes if user else None
+
+    # --- jobs --------------------------------------------------------------------------
+
+    def derive_asset(self, asset_id: str) -> JobResult:
+        """Make the thumbnail and preview of one asset with one decode. Safe to re-run."""
+        with self.db.read() as s:
+            asset = self.repo.asset_by_id(s, asset_id)
+            done = self.repo.steps_of(s, asset_id) if asset else set()
+        if asset is None or asset.trashed_at is not None:
+            return JobResult.SKIPPED
+        if all(step in done for step in DERIVED_STEPS):
+            return JobResult.SKIPPED
+        key = blob_key(ORIGINALS, asset.owner_id, asset.id)
+        with tempfile.NamedTemporaryFile(dir=self.staging, suffix=".derive") as tmp:
+            for chunk in self.blobs.read(key):
+                tmp.write(chunk)
+            tmp.flush()
+            made = derive.make_derivatives(
+                Path(tmp.name),
+                thumbnail_size=self.settings.thumbnail_size,
+                preview_size=self.settings.preview_size,
+                max_pixels=self.settings.max_image_pixels,
+            )
+        self.blobs.put(blob_key(THUMBNAILS, asset.owner_id, asset.id), io.BytesIO(made.thumbnail))
+        self.blobs.put(blob_key(PREVIEWS, asset.owner_id, asset.id), io.BytesIO(made.preview))
+        with self.db.write() as s:
+            if self.repo.asset_by_id(s, asset_id) is None:
+                deleted = True
+            else:
+                deleted = False
+                for step in DERIVED_STEPS:
+                    self.repo.mark_step(s, asset_id, step, self.clock.now())
+        if deleted:  # purged while we worked: take our files back
+            for prefix in (THUMBNAILS, PREVIEWS):
+                self.blobs.delete(blob_key(prefix, asset.owner_id, asset.id))
+            return JobResult.SKIPPED
+        return JobResult.SUCCESS
+
+    def reconcile(self) -> JobResult:
+        """Re-enqueue every derived step that is missing, whatever lost the first job."""
+        for step in DERIVED_STEPS:
+            with self.db.read() as s:
+                missing = self.repo.assets_missing_step(s, step)
+            for asset_id in missing:
+                self.jobs.enqueue(DERIVE_JOB, asset_id)
+        return JobResult.SUCCESS
+
+
+def _too_large_message(limit: int) -> str:
+    return f"Files larger than {limit} bytes are not accepted."
+
+
+def _quota_message(quota: int, used: int, size: int) -> str:
+    return f"This file needs {size} bytes; {max(0, quota - used)} of your {quota} are free."
+
+
+def _clean_filename(name: str) -> str:
+    """Keep the base name only: no directories, no control characters, at most 255 chars."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip() or "unnamed"
+    return base[:255]
+
+
+def _encode_cursor(asset: Asset) -> str:
+    raw = f"{asset.taken_at.astimezone(UTC).isoformat()}|{asset.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        taken, asset_id = raw.split("|", 1)
+        when = datetime.fromisoformat(taken)
+        if when.tzinfo is None or len(asset_id) > 36:
+            raise ValueError(cursor)
+        return when, asset_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("The cursor is not one this server gave out.") from exc
+
+
+def copy_to_staging(source: BinaryIO, target: Path, limit: int) -> int:
+    """Copy a file object into the staging area, refusing more than `limit` bytes."""
+    written = 0
+    try:
+        with target.open("wb") as out:
+            while chunk := source.read(1024 * 1024):
+                written += len(chunk)
+                if written > limit:
+                    raise PayloadTooLarge(_too_large_message(limit))
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return written

@@ -1,0 +1,1 @@
+"""Database engines and migrations, the BlobStore and other swappable storage backends."""
