@@ -28,11 +28,11 @@ ThumbnailFormat = Literal["WEBP", "JPEG"]
 PREVIEW_JPEG_QUALITY: Final = 85
 
 # Thumbnail: WebP at quality 75, method 2. Measured on 333 x 250 thumbnails of the face
-# test photos: 9.7 KB in 6.2 ms, against 15.7 KB in 0.5 ms for JPEG quality 80 and 9.3 KB
-# in 12.9 ms for WebP method 4 (on the grainy synthetic bench photos WebP costs more:
-# derive takes 166 ms with it, 146 ms with a JPEG thumbnail). Grids load hundreds of
-# thumbnails per page, so a third fewer bytes is worth a few ms once per photo; callers
-# can still ask for JPEG.
+# test photos: 9.7 KB in 6.1 ms, against 15.7 KB in 0.5 ms for JPEG quality 80, 11.8 KB
+# in 3.4 ms for WebP method 0 and 9.3 KB in 12.9 ms for method 4 (grainy bench photos:
+# 11.0 KB in 7.1 ms against 15.9 KB in 0.6 ms for JPEG). Grids load hundreds of
+# thumbnails per page, so a third fewer bytes is worth about 6 ms once per photo, 4 % of
+# a derive; callers can still ask for JPEG.
 THUMBNAIL_WEBP_QUALITY: Final = 75
 THUMBNAIL_WEBP_METHOD: Final = 2
 THUMBNAIL_JPEG_QUALITY: Final = 80
@@ -42,10 +42,11 @@ THUMBNAIL_JPEG_QUALITY: Final = 80
 THUMBNAIL_MAX_ASPECT: Final = 4.0
 
 # Resampling. Preview: a JPEG decoded at 1/2 scale (2000 x 1500 for 12 MP) is resized to
-# 1440 x 1080; for that 1.4x step bicubic looks the same as Lanczos and takes 48 ms
-# instead of 69 ms. Thumbnail: Lanczos after an integer box reduction (reducing_gap 2),
+# 1440 x 1080. Pillow's bilinear is a triangle filter widened to the reduction, so it is
+# antialiased; for that 1.4x step it looks like bicubic and takes 30 ms instead of 48 ms
+# (Lanczos: 69 ms) on this machine, and the preview is on the ingest's critical path. Thumbnail: Lanczos after an integer box reduction (reducing_gap 2),
 # 9 ms instead of 24 ms for Lanczos alone, no visible difference at 250 px.
-PREVIEW_RESAMPLE: Final = Image.Resampling.BICUBIC
+PREVIEW_RESAMPLE: Final = Image.Resampling.BILINEAR
 THUMBNAIL_RESAMPLE: Final = Image.Resampling.LANCZOS
 REDUCING_GAP: Final = 2.0
 

@@ -141,11 +141,14 @@ class UploadService:
                 if chunk_checksum is not None:
                     _verify_chunk(chunk, chunk_checksum)
                 part = self._path(upload_id)
-                with part.open("r+b") as out, chunk.open("rb") as src:
-                    out.seek(upload.offset)
-                    while data := src.read(1024 * 1024):
-                        out.write(data)
-                    out.truncate()
+                if upload.offset == 0:
+                    chunk.replace(part)  # the usual case, one request: no copy
+                else:
+                    with part.open("r+b") as out, chunk.open("rb") as src:
+                        out.seek(upload.offset)
+                        while data := src.read(1024 * 1024):
+                            out.write(data)
+                        out.truncate()
                 new_offset = upload.offset + size
                 with self.db.write() as s:
                     row = self.repo.upload_of(s, owner_id, upload_id)

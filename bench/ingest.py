@@ -1,0 +1,196 @@
+"""Back up 1,000 generated 12-MP JPEGs with the real CLI against a real local server and
+report photos/s and MB/s end to end (thumbnails and previews done), the time per stage,
+and two references measured in the same run: the floor (one decode per photo at the
+preview's scale, on both cores) and a naive Pillow pipeline. Then a second run over the
+unchanged folder.
+
+    python bench/ingest.py [--count 1000] [--photos bench/.cache/photos]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from keepsake.media import derive, exif, formats
+from keepsake.media.hashing import sha256_file
+from keepsake.storage.blobs import LocalBlobStore
+from photos import PREVIEW_SIZE, THUMBNAIL_SIZE, floor_seconds, generate
+
+BIN = Path(sys.executable).parent
+SAMPLE = 12  # photos timed one by one for the per-stage and reference figures
+
+
+def naive_seconds(path: Path) -> float:
+    """A naive pipeline: a full-size decode, then `thumbnail()` for each size."""
+    t = time.perf_counter()
+    with Image.open(path) as image:
+        image.load()
+        for size in (PREVIEW_SIZE, THUMBNAIL_SIZE):
+            copy = image.copy()
+            copy.thumbnail((size, size))
+            copy.save(io.BytesIO(), "JPEG", quality=85)
+    return time.perf_counter() - t
+
+
+def stage_times(paths: list[Path], scratch: Path) -> dict[str, float]:
+    """Median seconds per photo of each ingest stage, one core, in this process."""
+    store = LocalBlobStore(scratch)
+    stages: dict[str, list[float]] = {"hash": [], "store": [], "probe+EXIF": [], "derive": []}
+    for i, path in enumerate(paths):
+        t0 = time.perf_counter()
+        sha256_file(path)
+        t1 = time.perf_counter()
+        with path.open("rb") as f:
+            store.put(f"originals/bench/{i}", f)
+        t2 = time.perf_counter()
+        formats.probe_image(path, 250_000_000)
+        exif.read_metadata(path)
+        t3 = time.perf_counter()
+        derive.make_derivatives(path, max_pixels=250_000_000)
+        t4 = time.perf_counter()
+        for name, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+            stages[name].append(value)
+    return {name: statistics.median(values) for name, values in stages.items()}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def keepsake(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
+    result = subprocess.run(
+        [str(BIN / "keepsake"), *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def derived_count(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT count(*) FROM asset_steps WHERE step = 'preview'").fetchone()
+        return int(row[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--photos", type=Path, default=Path(__file__).parent / ".cache/photos")
+    args = parser.parse_args()
+
+    t = time.perf_counter()
+    paths = sorted(generate(args.photos, args.count))[: args.count]
+    total_bytes = sum(p.stat().st_size for p in paths)
+    print(
+        f"{len(paths)} photos, {total_bytes / 1e6:.0f} MB "
+        f"({total_bytes / len(paths) / 1e6:.1f} MB each), ready in {time.perf_counter() - t:.0f} s"
+    )
+
+    sample = paths[:: max(1, len(paths) // SAMPLE)][:SAMPLE]
+    floor = statistics.median(floor_seconds(p, repeat=1) for p in sample)
+    naive = statistics.median(naive_seconds(p) for p in sample)
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory() as scratch:
+        stages = stage_times(sample, Path(scratch))
+
+    with tempfile.TemporaryDirectory(dir=args.photos.parent) as tmp:
+        folder = Path(tmp) / "photos"  # exactly `count` photos, hard links into the cache
+        folder.mkdir()
+        for path in paths:
+            (folder / path.name).hardlink_to(path)
+        data = Path(tmp) / "data"
+        port = free_port()
+        env = {
+            **os.environ,
+            "KEEPSAKE_DATA_DIR": str(data),
+            "KEEPSAKE_JOB_WORKERS": str(cores),
+            "KEEPSAKE_LOG_LEVEL": "WARNING",
+        }
+        keepsake(
+            "user", "create", "bench@example.org", "--admin", env=env, stdin="benchmark password\n"
+        )
+        key = keepsake("api-key", "create", "bench@example.org", "--scope", "upload", env=env)
+        server = subprocess.Popen(
+            [str(BIN / "keepsake"), "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    httpx.get(f"{url}/api/setup", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            backup = [
+                str(BIN / "keepsake"),
+                "backup",
+                str(folder),
+                "--server",
+                url,
+                "--api-key",
+                key,
+                "--cache",
+                str(Path(tmp) / "cache.sqlite"),
+                "--no-progress",
+                "--jobs",
+                str(cores),
+            ]
+            t0 = time.perf_counter()
+            first = subprocess.run(backup, capture_output=True, text=True, check=True)
+            uploaded = time.perf_counter() - t0
+            while derived_count(data / "keepsake.db") < len(paths):
+                time.sleep(0.05)
+            done = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            second = subprocess.run(backup, capture_output=True, text=True, check=True)
+            rerun = time.perf_counter() - t1
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    n = len(paths)
+    floor_rate = cores / floor
+    print(first.stdout.strip())
+    print(second.stdout.strip())
+    print()
+    print(f"machine: {cores} cores")
+    print(f"{'figure':<52} {'value':>10}")
+    print(f"{'end to end, photos/s (uploaded, thumbnails + previews)':<52} {n / done:10.2f}")
+    print(f"{'end to end, MB/s':<52} {total_bytes / 1e6 / done:10.1f}")
+    print(f"{'backup command alone, photos/s':<52} {n / uploaded:10.2f}")
+    print(f"{'floor: one draft decode per photo, ms (1 core)':<52} {floor * 1000:10.1f}")
+    print(f"{'floor rate on all cores, photos/s':<52} {floor_rate:10.2f}")
+    print(f"{'ratio end to end / floor (goal <= 1.5)':<52} {floor_rate / (n / done):10.2f}")
+    print(f"{'naive pipeline, ms per photo (1 core)':<52} {naive * 1000:10.1f}")
+    print(f"{'naive rate on all cores, photos/s':<52} {cores / naive:10.2f}")
+    print(f"{'speed-up over naive (goal >= 2)':<52} {(n / done) / (cores / naive):10.2f}")
+    print(f"{'re-run over the unchanged folder, s (goal < 5)':<52} {rerun:10.2f}")
+    print("\nper stage, median ms per photo, one core:")
+    for name, seconds in stages.items():
+        print(f"  {name:<12} {seconds * 1000:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
