@@ -44,7 +44,8 @@ THUMBNAIL_MAX_ASPECT: Final = 4.0
 # Resampling. Preview: a JPEG decoded at 1/2 scale (2000 x 1500 for 12 MP) is resized to
 # 1440 x 1080. Pillow's bilinear is a triangle filter widened to the reduction, so it is
 # antialiased; for that 1.4x step it looks like bicubic and takes 30 ms instead of 48 ms
-# (Lanczos: 69 ms) on this machine, and the preview is on the ingest's critical path. Thumbnail: Lanczos after an integer box reduction (reducing_gap 2),
+# (Lanczos: 69 ms) on this machine, and the preview is on the ingest's critical path.
+# Thumbnail: Lanczos after an integer box reduction (reducing_gap 2),
 # 9 ms instead of 24 ms for Lanczos alone, no visible difference at 250 px.
 PREVIEW_RESAMPLE: Final = Image.Resampling.BILINEAR
 THUMBNAIL_RESAMPLE: Final = Image.Resampling.LANCZOS
