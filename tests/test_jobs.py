@@ -3,14 +3,17 @@ the SQLite-backed Huey queue really runs jobs in consumer threads."""
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
 from keepsake.app import Container, build_container, create_app
-from keepsake.jobs.queue import JobResult
+from keepsake.jobs.queue import HueyJobQueue, JobResult
 from keepsake.storage.models import AssetStep
 from tests.conftest import make_settings
 from tests.helpers import Account, jpeg_bytes, new_account, upload
@@ -52,3 +55,32 @@ def test_sqlite_queue_runs_jobs_in_consumer_threads(tmp_path: Path, database_url
         assert (settings.data_dir / "jobs.db").exists()
     finally:
         container.close()
+
+
+REDIS_URL = os.environ.get("KEEPSAKE_TEST_REDIS_URL")
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="KEEPSAKE_TEST_REDIS_URL is not set (CI sets it)")
+def test_redis_queue_runs_jobs_across_processes_settings(tmp_path: Path) -> None:
+    """The scale-out queue: jobs enqueued on Redis are consumed by worker threads."""
+    assert REDIS_URL
+    queue = HueyJobQueue.from_settings(REDIS_URL, tmp_path)
+    queue.huey.storage.flush_all()
+    done = threading.Event()
+    seen: list[str] = []
+
+    def handler(value: str) -> JobResult:
+        seen.append(value)
+        done.set()
+        return JobResult.SUCCESS
+
+    queue.register("test.echo", handler)
+    queue.enqueue("test.echo", "hello")
+    assert queue.pending() == 1
+    queue.start_consumer(1)
+    try:
+        assert done.wait(20)
+    finally:
+        queue.stop_consumer()
+        queue.huey.storage.flush_all()
+    assert seen == ["hello"]

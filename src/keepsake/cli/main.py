@@ -64,6 +64,30 @@ def serve(
         container.close()
 
 
+@app.command()
+def worker(
+    threads: Annotated[int, typer.Option(min=1, max=64, help="Consumer threads.")] = 2,
+) -> None:
+    """Run background jobs only (scale-out: KEEPSAKE_JOBS_URL=redis://...)."""
+    from keepsake.app import build_container
+
+    settings = _settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if settings.jobs_url is None:
+        typer.echo(
+            "note: with the SQLite queue, `keepsake serve` already runs jobs; a separate "
+            "worker shares its queue file",
+            err=True,
+        )
+    container = build_container(settings)
+    try:
+        container.jobs.run_worker(threads)
+    finally:
+        container.close()
+
+
 def _read_password(password: str | None) -> str:
     if password is not None:
         return password

@@ -83,6 +83,12 @@ class HueyJobQueue:
         )
         self._consumer.start()
 
+    def run_worker(self, workers: int) -> None:
+        """Consume jobs in the foreground until a signal stops it (`keepsake worker`)."""
+        self.huey.create_consumer(
+            workers=workers, worker_type="thread", periodic=True, check_worker_health=True
+        ).run()
+
     def stop_consumer(self) -> None:
         if self._consumer is not None:
             self._consumer.stop(graceful=True)
