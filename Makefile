@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export KEEPSAKE_DATA_DIR ?= ./keepsake-data
 
-.PHONY: run test lint typecheck pytest docs clean
+.PHONY: run test lint typecheck pytest docs screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,8 @@ run: $(VENV)/.installed
 	$(BIN)/keepsake serve --host 127.0.0.1 --port 8000
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src/
@@ -35,6 +35,10 @@ test: lint typecheck pytest
 
 docs: $(VENV)/.installed-dev
 	$(BIN)/python -m keepsake.docs
+
+# The web app's pages into docs/screenshots/ (headless Debian Chromium, a demo library).
+screenshots: $(VENV)/.installed-dev
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

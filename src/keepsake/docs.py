@@ -55,11 +55,19 @@ def cli_markdown() -> str:
     return "\n".join(sections)
 
 
+def privacy_markdown() -> str:
+    """docs/privacy.md: purposes, ledger actions and retention from the code's defaults."""
+    from keepsake.consent.policy import privacy_markdown as statement
+
+    return statement(Settings.model_construct())
+
+
 def main() -> None:
     DOCS.mkdir(exist_ok=True)
     (DOCS / "configuration.md").write_text(configuration_markdown())
     (DOCS / "cli.md").write_text(cli_markdown())
-    sys.stdout.write("wrote docs/configuration.md and docs/cli.md\n")
+    (DOCS / "privacy.md").write_text(privacy_markdown())
+    sys.stdout.write("wrote docs/configuration.md, docs/cli.md and docs/privacy.md\n")
 
 
 if __name__ == "__main__":

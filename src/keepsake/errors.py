@@ -67,3 +67,17 @@ class QuotaExceeded(KeepsakeError):
 
 class RateLimited(KeepsakeError):
     status, slug, title = 429, "rate-limited", "Too many attempts"
+
+
+class RequestTooLarge(KeepsakeError):
+    status, slug, title = 413, "request-too-large", "Request body too large"
+
+
+class SecondFactorRequired(Unauthorized):
+    slug, title = "second-factor-required", "A two-factor code is required"
+
+
+class WrongPassword(KeepsakeError):
+    """The current password, re-entered to confirm a sensitive change, is wrong."""
+
+    status, slug, title = 403, "wrong-password", "Wrong password"

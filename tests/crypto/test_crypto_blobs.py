@@ -286,3 +286,16 @@ def test_sealed_value_with_unknown_version_is_refused() -> None:
 def test_invalid_segment_size_is_refused_at_construction(local: LocalBlobStore) -> None:
     with pytest.raises(ValueError):
         EncryptedBlobStore(local, Keys(), segment_size=1000)
+
+
+def test_large_blobs_read_exactly_whole_and_in_ranges(tmp_path: Path) -> None:
+    """1 MiB segments over the local store's 1 MiB reads: the aligned path, no reassembly."""
+    keys = Keys()
+    store = EncryptedBlobStore(LocalBlobStore(tmp_path / "big"), keys)
+    data = secrets.token_bytes(3 * 1024 * 1024 + 123_457)
+    key = blob_key("originals", "owner", "large")
+    store.put(key, io.BytesIO(data))
+    assert hashlib.sha256(read_all(store, key)).digest() == hashlib.sha256(data).digest()
+    assert read_all(store, key, 1_000_001, 3_000_003) == data[1_000_001:3_000_003]
+    assert read_all(store, key, 1024 * 1024 - 56, 1024 * 1024 - 40) == data[1048520:1048536]
+    assert store.size(key) == len(data)

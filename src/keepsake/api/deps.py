@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
@@ -35,6 +36,15 @@ def _bearer(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address as the server sees it (behind a reverse proxy, run uvicorn with
+    --proxy-headers and --forwarded-allow-ips so that this is the real client)."""
+    return request.client.host if request.client else None
+
+
+ClientAddress = Annotated[str | None, Depends(client_address)]
+
+
 def optional_principal(request: Request) -> Principal | None:
     container = get_container(request)
     token = _bearer(request)
@@ -44,7 +54,7 @@ def optional_principal(request: Request) -> Principal | None:
             principal = container.auth.authenticate_session(token)
         if principal is None:
             raise Unauthorized("The token or API key is not valid.")
-        return principal
+        return replace(principal, ip=client_address(request))
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
@@ -56,7 +66,7 @@ def optional_principal(request: Request) -> Principal | None:
         expected = request.cookies.get(CSRF_COOKIE, "")
         if not expected or not secrets.compare_digest(sent, expected):
             raise Forbidden("Missing or wrong CSRF token.")
-    return principal
+    return None if principal is None else replace(principal, ip=client_address(request))
 
 
 def current_principal(request: Request) -> Principal:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
@@ -25,8 +26,7 @@ def blob_response(
     quoted = f'"{blob.etag}"'
     headers = {"ETag": quoted, "Accept-Ranges": "bytes", "Cache-Control": cache_control}
     if filename:
-        safe = filename.replace('"', "").replace("\\", "")
-        headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+        headers["Content-Disposition"] = content_disposition(filename)
     if request.headers.get("if-none-match") in (quoted, f"W/{quoted}", "*"):
         return Response(status_code=304, headers=headers)
     start, stop, status = 0, size, 200
@@ -50,6 +50,18 @@ def blob_response(
         media_type=blob.mime_type,
         headers=headers,
     )
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with the name as plain ASCII and, when it has other characters, as
+    RFC 5987 UTF-8 too: header values must be Latin-1, and quotes, backslashes and control
+    characters must not end the value early (a name is the uploader's to choose)."""
+    printable = "".join(ch for ch in filename if ch.isprintable())
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in printable)
+    header = f'attachment; filename="{fallback or "download"}"'
+    if fallback != printable:
+        header += f"; filename*=UTF-8''{quote(printable, safe='')}"
+    return header
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:

@@ -72,7 +72,7 @@ def _metadata(header: str) -> dict[str, str]:
     return result
 
 
-@router.options("")
+@router.options("", status_code=204)
 def tus_options() -> Response:
     return Response(
         status_code=204,
@@ -121,7 +121,7 @@ def upload_status(upload_id: str, request: Request, c: ContainerDep) -> Response
     return Response(status_code=200, headers=_state_headers(state))
 
 
-@router.patch("/{upload_id}")
+@router.patch("/{upload_id}", status_code=204)
 async def append(upload_id: str, request: Request, c: ContainerDep) -> Response:
     """Append the body at Upload-Offset. The request that completes the upload commits the
     asset and answers with `Keepsake-Asset-Id` and `Keepsake-Duplicate`."""

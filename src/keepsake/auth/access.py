@@ -31,6 +31,7 @@ class Principal:
     scopes: frozenset[Scope]
     session_id: str | None = None
     api_key_id: str | None = None
+    ip: str | None = None  # the client's address, for the audit log
 
     def allows(self, scope: Scope) -> bool:
         return any(scope in _IMPLIES[held] for held in self.scopes)

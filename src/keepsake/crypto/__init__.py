@@ -5,10 +5,12 @@ from keepsake.crypto.blobs import EncryptedBlobStore, decrypt_bytes, encrypt_byt
 from keepsake.crypto.errors import (
     CryptoError,
     DecryptionError,
+    EncryptionStateError,
     MasterKeyInvalidError,
     MasterKeyMissingError,
     NotEncryptedError,
     UnsupportedFormatError,
+    UserKeyMissingError,
     WrongMasterKeyError,
 )
 from keepsake.crypto.keys import (
@@ -31,12 +33,14 @@ __all__ = [
     "CryptoError",
     "DecryptionError",
     "EncryptedBlobStore",
+    "EncryptionStateError",
     "MasterKey",
     "MasterKeyInvalidError",
     "MasterKeyMissingError",
     "NotEncryptedError",
     "Purpose",
     "UnsupportedFormatError",
+    "UserKeyMissingError",
     "WrongMasterKeyError",
     "create_master_key_file",
     "decrypt_bytes",

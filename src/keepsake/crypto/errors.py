@@ -35,3 +35,13 @@ class NotEncryptedError(DecryptionError):
 class UnsupportedFormatError(DecryptionError):
     """The stored bytes carry Keepsake's prefix but a version or parameter this build does not
     know."""
+
+
+class UserKeyMissingError(CryptoError):
+    """A user's data key is not in the database: the account was deleted (its key destroyed,
+    so its data is unreadable for good) or never existed."""
+
+
+class EncryptionStateError(CryptoError):
+    """The settings contradict what the data needs: encryption at rest turned off while
+    encrypted blobs exist, or a master key that did not wrap this database's user keys."""

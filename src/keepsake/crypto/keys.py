@@ -60,6 +60,12 @@ class Purpose(enum.Enum):
     BLOBS = b"keepsake/v1/blobs"
     CHECKSUMS = b"keepsake/v1/checksums"
     TEMPLATES = b"keepsake/v1/templates"
+    # Asset metadata sealed in the database (file name, SHA-256, camera, place, EXIF).
+    METADATA = b"keepsake/v1/metadata"
+    # Keyed tags of metadata values the server must compare without reading (camera make).
+    TAGS = b"keepsake/v1/tags"
+    # Account secrets: the TOTP seed.
+    ACCOUNT = b"keepsake/v1/account"
 
 
 def _hkdf(key: bytes, info: bytes, length: int = KEY_SIZE) -> bytes:

@@ -172,70 +172,16 @@ def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
     return prefix + index.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
 
 
-class _EncryptingRaw(io.RawIOBase):
-    """Reads plaintext from `source` one segment at a time and yields the stored blob, so a
-    blob of any size is encrypted in memory proportional to the segment size."""
+class EncryptingReader(io.RawIOBase):
+    """A readable binary stream of the encrypted form of `source`, made one segment at a time,
+    so a blob of any size is encrypted in memory proportional to the segment size.
+    `plaintext_bytes` counts the plaintext consumed so far (all of it once the stream is read
+    to its end).
 
-    def __init__(
-        self, ikm: bytes, source: BinaryIO, associated_data: bytes, layout: Layout
-    ) -> None:
-        super().__init__()
-        self._source = source
-        self._layout = layout
-        salt = secrets.token_bytes(KEY_SIZE)
-        self._nonce_prefix = secrets.token_bytes(7)
-        prefix = layout.prefix
-        self._aead = AESGCM(_segment_key(ikm, salt, prefix + associated_data))
-        self._out = memoryview(prefix + bytes([TINK_HEADER_SIZE]) + salt + self._nonce_prefix)
-        self._pos = 0
-        self._index = 0
-        self._carry = bytearray()  # plaintext read ahead to learn whether a segment is last
-        self._finished = False
-        self.plaintext_bytes = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer, /) -> int:
-        while self._pos >= len(self._out):
-            if self._finished:
-                return 0
-            self._out = memoryview(self._next_segment())
-            self._pos = 0
-        target = memoryview(buffer).cast("B")
-        n = min(len(target), len(self._out) - self._pos)
-        target[:n] = self._out[self._pos : self._pos + n]
-        self._pos += n
-        return n
-
-    def _next_segment(self) -> bytes:
-        capacity = self._layout.segment_capacity(self._index)
-        plain = self._carry
-        # A segment is the last one only when the source ends within it, so read one byte
-        # past its capacity (Tink's encrypter decides the same way).
-        while len(plain) <= capacity:
-            chunk = self._source.read(capacity + 1 - len(plain))
-            if not chunk:
-                break
-            plain += chunk
-        last = len(plain) <= capacity
-        if last:
-            self._carry = bytearray()
-            self._finished = True
-        else:
-            self._carry = plain[capacity:]
-            del plain[capacity:]
-        if self._index >= _MAX_SEGMENTS:
-            raise ValueError("blob is too large for the encryption format")
-        sealed = self._aead.encrypt(_nonce(self._nonce_prefix, self._index, last), plain, None)
-        self.plaintext_bytes += len(plain)
-        self._index += 1
-        return sealed
-
-
-class EncryptingReader(io.BufferedReader):
-    """A readable binary stream of the encrypted form of `source`. `plaintext_bytes` counts
-    the plaintext consumed so far (all of it once the stream is read to its end)."""
+    Copies cost as much as the cipher here, so there are as few as the format allows: each
+    plaintext segment is read from `source` in one piece, and `read(n)` hands out a whole
+    sealed segment as it is when it fits in `n` (a blob store reading 1 MiB at a time gets
+    the 1 MiB segments themselves)."""
 
     def __init__(
         self,
@@ -244,12 +190,81 @@ class EncryptingReader(io.BufferedReader):
         associated_data: bytes,
         segment_size: int = DEFAULT_SEGMENT_SIZE,
     ) -> None:
-        self._raw = _EncryptingRaw(ikm, source, associated_data, Layout(segment_size))
-        super().__init__(self._raw, buffer_size=max(io.DEFAULT_BUFFER_SIZE, segment_size))
+        super().__init__()
+        layout = Layout(segment_size)
+        self._source = source
+        self._layout = layout
+        salt = secrets.token_bytes(KEY_SIZE)
+        self._nonce_prefix = secrets.token_bytes(7)
+        prefix = layout.prefix
+        self._aead = AESGCM(_segment_key(ikm, salt, prefix + associated_data))
+        self._out: bytes | memoryview = prefix + bytes([TINK_HEADER_SIZE]) + salt
+        self._out += self._nonce_prefix
+        self._pos = 0
+        self._index = 0
+        # The next segment's plaintext, read ahead: a segment is the last one only when the
+        # source has nothing after it (Tink's encrypter decides the same way).
+        self._ahead: bytes | None = None
+        self._finished = False
+        self.plaintext_bytes = 0
 
-    @property
-    def plaintext_bytes(self) -> int:
-        return self._raw.plaintext_bytes
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        while self._pos >= len(self._out):
+            if self._finished or size == 0:
+                return b""
+            self._out = self._next_segment()
+            self._pos = 0
+        if self._pos == 0 and len(self._out) <= size and isinstance(self._out, bytes):
+            out, self._out = self._out, b""
+            return out
+        piece = bytes(self._out[self._pos : self._pos + size])
+        self._pos += len(piece)
+        return piece
+
+    def readall(self) -> bytes:
+        return b"".join(iter(lambda: self.read(1 << 30), b""))
+
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        target = memoryview(buffer).cast("B")
+        piece = self.read(len(target))
+        target[: len(piece)] = piece
+        return len(piece)
+
+    def _read_full(self, size: int) -> bytes:
+        """`size` bytes of plaintext, fewer only at the end of the source."""
+        data = self._source.read(size)
+        if len(data) < size and data:
+            parts = [data]
+            got = len(data)
+            while got < size and (more := self._source.read(size - got)):
+                parts.append(more)
+                got += len(more)
+            data = b"".join(parts)
+        return data
+
+    def _next_segment(self) -> bytes:
+        if self._index >= _MAX_SEGMENTS:
+            raise ValueError("blob is too large for the encryption format")
+        layout = self._layout
+        plain = self._ahead
+        if plain is None:
+            plain = self._read_full(layout.segment_capacity(self._index))
+        # A short segment ends the source; a full one is last when nothing follows it.
+        ahead = b""
+        if len(plain) == layout.segment_capacity(self._index):
+            ahead = self._read_full(layout.segment_capacity(self._index + 1))
+        last = not ahead
+        self._ahead = ahead
+        self._finished = last
+        sealed = self._aead.encrypt(_nonce(self._nonce_prefix, self._index, last), plain, None)
+        self.plaintext_bytes += len(plain)
+        self._index += 1
+        return sealed
 
 
 def encrypt_bytes_stream(
@@ -301,8 +316,17 @@ def decrypt_range(
         layout.ciphertext_stop(i, stored_size) - layout.ciphertext_start(i)
         for i in range(first, last + 1)
     ]
-    chunks = read(layout.ciphertext_start(first), layout.ciphertext_stop(last, stored_size))
-    for index, sealed in zip(range(first, last + 1), _exact_pieces(chunks, spans), strict=True):
+    # Read from where segment `first` would start if it were a full one (for segment 0, the
+    # Tink header, skipped below): a store that reads in segment-sized chunks then hands
+    # over each sealed segment in one piece, and nothing is copied to reassemble it.
+    aligned = PREFIX_SIZE + first * layout.segment_size
+    skip = layout.ciphertext_start(first) - aligned
+    pieces = _exact_pieces(
+        read(aligned, layout.ciphertext_stop(last, stored_size)), [skip, *spans] if skip else spans
+    )
+    if skip:
+        next(pieces)
+    for index, sealed in zip(range(first, last + 1), pieces, strict=True):
         try:
             plain = aead.decrypt(_nonce(nonce_prefix, index, index == count - 1), sealed, None)
         except InvalidTag:

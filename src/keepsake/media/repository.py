@@ -32,8 +32,11 @@ class MediaRepository:
             s.scalars(select(Asset).where(Asset.owner_id == owner_id, Asset.id.in_(asset_ids)))
         )
 
-    def asset_by_checksum(self, s: Session, owner_id: str, checksum: str) -> Asset | None:
-        return s.scalar(select(Asset).where(Asset.owner_id == owner_id, Asset.checksum == checksum))
+    def asset_by_checksum(self, s: Session, owner_id: str, checksum_key: str) -> Asset | None:
+        """By keyed checksum (`Asset.checksum_key`), never by the SHA-256 itself."""
+        return s.scalar(
+            select(Asset).where(Asset.owner_id == owner_id, Asset.checksum_key == checksum_key)
+        )
 
     def existing_checksums(
         self, s: Session, owner_id: str, checksums: Sequence[str]
@@ -42,8 +45,8 @@ class MediaRepository:
         for start in range(0, len(checksums), 500):
             batch = checksums[start : start + 500]
             rows = s.execute(
-                select(Asset.checksum, Asset.id).where(
-                    Asset.owner_id == owner_id, Asset.checksum.in_(batch)
+                select(Asset.checksum_key, Asset.id).where(
+                    Asset.owner_id == owner_id, Asset.checksum_key.in_(batch)
                 )
             )
             found.update({checksum: asset_id for checksum, asset_id in rows})
@@ -73,10 +76,11 @@ class MediaRepository:
             query = query.where(Asset.taken_at >= taken_from)
         if taken_to is not None:
             query = query.where(Asset.taken_at < taken_to)
+        # Make and model are compared as the keyed tags the service passes (crypto.records).
         if make is not None:
-            query = query.where(Asset.make == make)
+            query = query.where(Asset.make_tag == make)
         if model is not None:
-            query = query.where(Asset.model == model)
+            query = query.where(Asset.model_tag == model)
         if favorites_only:
             query = query.where(Asset.is_favorite.is_(True))
         query = query.order_by(Asset.taken_at.desc(), Asset.id.desc()).limit(limit)

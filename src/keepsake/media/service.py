@@ -6,7 +6,7 @@ import base64
 import io
 import logging
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from keepsake.auth.access import Principal, Scope, require_access
 from keepsake.clock import Clock
 from keepsake.config import Settings
+from keepsake.crypto import records
+from keepsake.crypto.service import KeyService
 from keepsake.errors import (
     ChecksumMismatch,
     InvalidInput,
@@ -42,6 +44,9 @@ PURGE_TRASH_JOB = "media.purge_trash"
 STEP_THUMBNAIL = "thumbnail"
 STEP_PREVIEW = "preview"
 DERIVED_STEPS = (STEP_THUMBNAIL, STEP_PREVIEW)
+# Done by the faces capability after the preview, only for owners with face recognition on
+# (faces.service reconciles it); not in DERIVED_STEPS, which derive_asset makes.
+STEP_FACES = "faces"
 
 TIMELINE_MAX_PAGE = 500
 ORIGINALS, THUMBNAILS, PREVIEWS = "originals", "thumbnails", "previews"
@@ -76,6 +81,7 @@ class MediaService:
         jobs: JobQueue,
         settings: Settings,
         clock: Clock,
+        keys: KeyService,
     ) -> None:
         self.db = db
         self.repo = repo
@@ -83,6 +89,11 @@ class MediaService:
         self.jobs = jobs
         self.settings = settings
         self.clock = clock
+        # Asset metadata is sealed with the owner's key: rows are revealed after loading
+        # (`reveal`) and sealed when written (crypto.records).
+        self.keys = keys
+        # Called with (owner id, asset id) once an asset's preview exists (the face job).
+        self.on_preview_made: list[Callable[[str, str], object]] = []
         self.staging = settings.data_dir / "staging"
         self.staging.mkdir(parents=True, exist_ok=True)
 
@@ -118,9 +129,12 @@ class MediaService:
                 raise ChecksumMismatch(
                     "The file's SHA-256 differs from the one sent: it was damaged on the way."
                 )
+        # De-duplication compares keyed checksums: the database never holds the SHA-256.
+        checksum_key = self.keys.keyed_checksum(owner_id, checksum)
         with self.db.read() as s:
-            existing = self.repo.asset_by_checksum(s, owner_id, checksum)
+            existing = self.repo.asset_by_checksum(s, owner_id, checksum_key)
         if existing is not None:
+            self.reveal([existing])
             return Ingested(self._restore_if_trashed(owner_id, existing), duplicate=True)
 
         probe = formats.probe_image(staged, self.settings.max_image_pixels)
@@ -154,6 +168,7 @@ class MediaService:
             is_favorite=False,
             created_at=now,
         )
+        records.seal_asset(self.keys, asset)
         self._check_quota(owner_id, size)
         key = blob_key(ORIGINALS, owner_id, asset.id)
         with staged.open("rb") as source_file:
@@ -171,9 +186,10 @@ class MediaService:
             # The same file arrived twice at once; the other upload won.
             self.blobs.delete(key)
             with self.db.read() as s:
-                winner = self.repo.asset_by_checksum(s, owner_id, checksum)
+                winner = self.repo.asset_by_checksum(s, owner_id, checksum_key)
             if winner is None:
                 raise
+            self.reveal([winner])
             return Ingested(winner, duplicate=True)
         except BaseException:
             self.blobs.delete(key)
@@ -199,10 +215,20 @@ class MediaService:
         return asset
 
     def existing_checksums(self, principal: Principal, checksums: Sequence[str]) -> dict[str, str]:
+        """SHA-256 -> asset id for those of `checksums` in the caller's library, looked up by
+        their keyed form."""
         owner_id = require_access(principal, Scope.READ)
-        wanted = [c for c in (normalise_sha256(x) for x in checksums) if c is not None]
+        wanted = {c for c in (normalise_sha256(x) for x in checksums) if c is not None}
+        by_key = {self.keys.keyed_checksum(owner_id, c): c for c in sorted(wanted)}
         with self.db.read() as s:
-            return self.repo.existing_checksums(s, owner_id, wanted)
+            found = self.repo.existing_checksums(s, owner_id, list(by_key))
+        return {by_key[key]: asset_id for key, asset_id in found.items()}
+
+    def reveal(self, assets: Sequence[Asset]) -> list[Asset]:
+        """Fill in the sealed metadata (SHA-256, file name, camera, place, EXIF) of rows just
+        loaded; every method that hands out assets calls it."""
+        records.reveal_assets(self.keys, assets)
+        return list(assets)
 
     # --- timeline and assets -----------------------------------------------------------
 
@@ -230,10 +256,12 @@ class MediaService:
                 before=before,
                 taken_from=taken_from,
                 taken_to=taken_to,
-                make=make,
-                model=model,
+                # Make and model are stored only as keyed tags; filter on the same tags.
+                make=records.make_tag(self.keys, owner_id, make) if make else None,
+                model=records.model_tag(self.keys, owner_id, model) if model else None,
                 favorites_only=favorites_only,
             )
+        self.reveal(rows[:limit])
         next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return rows[:limit], next_cursor
 
@@ -243,11 +271,14 @@ class MediaService:
             asset = self.repo.asset_of(s, owner_id, asset_id)
             if asset is None:
                 raise NotFound("No such asset.")
-            return asset, self.repo.steps_of(s, asset_id)
+            steps = self.repo.steps_of(s, asset_id)
+        self.reveal([asset])
+        return asset, steps
 
     def original(self, principal: Principal, asset_id: str) -> tuple[Asset, BlobRead]:
         asset, _ = self.asset(principal, asset_id)
         key = blob_key(ORIGINALS, asset.owner_id, asset.id)
+        assert asset.checksum is not None
         return asset, BlobRead(asset.size, asset.mime_type, asset.checksum, key, self.blobs)
 
     def read_derived(self, principal: Principal, asset_id: str, kind: str) -> BlobRead:
@@ -259,8 +290,25 @@ class MediaService:
         if step not in steps:
             raise NotFound(f"The {kind} is not made yet.")
         key = blob_key(prefix, asset.owner_id, asset.id)
-        etag = f"{asset.checksum[:16]}-{kind}"
+        etag = f"{(asset.checksum or asset.id)[:16]}-{kind}"
         return BlobRead(self.blobs.size(key), mime, etag, key, self.blobs)
+
+    def shared_file(self, asset: Asset, kind: str) -> BlobRead:
+        """The original, thumbnail or preview of another user's asset, for keepsake.sharing,
+        which has checked the caller's grant (share, link or partner) itself. The entity tag
+        is made from the asset id, not the checksum, which stays the owner's to know."""
+        if kind == "original":
+            key = blob_key(ORIGINALS, asset.owner_id, asset.id)
+            return BlobRead(asset.size, asset.mime_type, f"{asset.id}-original", key, self.blobs)
+        step, prefix, mime = {
+            "thumbnail": (STEP_THUMBNAIL, THUMBNAILS, "image/webp"),
+            "preview": (STEP_PREVIEW, PREVIEWS, "image/jpeg"),
+        }[kind]
+        with self.db.read() as s:
+            if step not in self.repo.steps_of(s, asset.id):
+                raise NotFound(f"The {kind} is not made yet.")
+        key = blob_key(prefix, asset.owner_id, asset.id)
+        return BlobRead(self.blobs.size(key), mime, f"{asset.id}-{kind}", key, self.blobs)
 
     def update_asset(
         self, principal: Principal, asset_id: str, *, is_favorite: bool | None
@@ -272,7 +320,7 @@ class MediaService:
                 raise NotFound("No such asset.")
             if is_favorite is not None:
                 asset.is_favorite = is_favorite
-            return asset
+        return self.reveal([asset])[0]
 
     # --- trash -------------------------------------------------------------------------
 
@@ -293,7 +341,7 @@ class MediaService:
     def list_trash(self, principal: Principal) -> list[Asset]:
         owner_id = require_access(principal, Scope.READ)
         with self.db.read() as s:
-            return self.repo.trashed(s, owner_id)
+            return self.reveal(self.repo.trashed(s, owner_id))
 
     def empty_trash(self, principal: Principal) -> int:
         owner_id = require_access(principal, Scope.FULL)
@@ -345,7 +393,8 @@ class MediaService:
             album = self.repo.album_of(s, owner_id, album_id)
             if album is None:
                 raise NotFound("No such album.")
-            return album, self.repo.album_assets(s, album_id)
+            assets = self.repo.album_assets(s, album_id)
+        return album, self.reveal(assets)
 
     def update_album(
         self,
@@ -408,6 +457,15 @@ class MediaService:
             album.updated_at = self.clock.now()
             return removed
 
+    def delete_blobs_of(self, owner_id: str) -> int:
+        """Remove every file of a deleted account (its rows are gone already)."""
+        removed = 0
+        for prefix in (ORIGINALS, THUMBNAILS, PREVIEWS):
+            for key in list(self.blobs.keys(f"{prefix}/{owner_id}/")):
+                self.blobs.delete(key)
+                removed += 1
+        return removed
+
     # --- usage -------------------------------------------------------------------------
 
     def usage(self, principal: Principal) -> tuple[int, int, int, int | None]:
@@ -452,6 +510,8 @@ class MediaService:
             for prefix in (THUMBNAILS, PREVIEWS):
                 self.blobs.delete(blob_key(prefix, asset.owner_id, asset.id))
             return JobResult.SKIPPED
+        for hook in self.on_preview_made:
+            hook(asset.owner_id, asset.id)
         return JobResult.SUCCESS
 
     def reconcile(self) -> JobResult:

@@ -19,6 +19,7 @@ from pathlib import Path
 from keepsake.auth.access import Principal, Scope, require_access
 from keepsake.clock import Clock
 from keepsake.config import Settings
+from keepsake.crypto import records
 from keepsake.errors import Conflict, InvalidInput, KeepsakeError, NotFound, PayloadTooLarge
 from keepsake.ids import new_id
 from keepsake.jobs.queue import JobResult
@@ -96,11 +97,17 @@ class UploadService:
             owner_id=owner_id,
             length=length,
             offset=0,
-            filename=(filename or "unnamed")[:255],
-            declared_checksum=checksum,
+            filename="",
             file_mtime=file_mtime,
             created_at=now,
             expires_at=now + timedelta(hours=self.settings.upload_expiry_hours),
+        )
+        # The file name and the SHA-256 the client declared are sealed, as an asset's are.
+        records.seal_upload(
+            self.media.keys,
+            upload,
+            (filename or "unnamed")[:255],
+            checksum[:200] if checksum else None,
         )
         self._path(upload.id).touch()
         with self.db.write() as s:
@@ -163,11 +170,12 @@ class UploadService:
 
     def _finish(self, principal: Principal, upload: Upload, offset: int) -> UploadState:
         try:
+            filename, declared_checksum = records.reveal_upload(self.media.keys, upload)
             ingested = self.media.ingest(
                 principal,
                 self._path(upload.id),
-                upload.filename,
-                declared_checksum=upload.declared_checksum,
+                filename,
+                declared_checksum=declared_checksum,
                 file_mtime=upload.file_mtime,
             )
         finally:

@@ -1,0 +1,150 @@
+/* Albums: creating one on the list page; on an album's page its photos, the cover,
+   removing photos, renaming and deleting the album. */
+(function () {
+  'use strict';
+
+  function plural(n) {
+    return KS.plural(n, 'photo');
+  }
+
+  // --- the list of albums ---------------------------------------------------------------
+
+  const newButton = document.getElementById('new-album');
+  if (newButton) {
+    const dialog = document.getElementById('new-album-dialog');
+    const form = document.getElementById('new-album-form');
+    const name = document.getElementById('new-album-name');
+    newButton.addEventListener('click', () => {
+      name.value = '';
+      document.getElementById('new-album-error').textContent = '';
+      dialog.showModal();
+      name.focus();
+    });
+    form.addEventListener('submit', async (event) => {
+      if (event.submitter && event.submitter.value === 'cancel') return;
+      event.preventDefault();
+      if (!name.value.trim()) {
+        document.getElementById('new-album-error').textContent = 'Give the album a name.';
+        name.focus();
+        return;
+      }
+      try {
+        const album = await KS.api('POST', '/api/albums', { name: name.value.trim() });
+        location.assign(`/albums/${album.id}`);
+      } catch (err) {
+        document.getElementById('new-album-error').textContent = KS.describe(err);
+      }
+    });
+  }
+
+  // --- one album ------------------------------------------------------------------------
+
+  const root = document.getElementById('album-grid');
+  if (!root) return;
+  const albumId = root.dataset.album;
+  const G = KS.grid;
+  let cover = root.dataset.cover;
+  let grid = null;
+  const selection = new G.Selection(document.getElementById('selection-bar'), () => grid.orderedIds());
+  grid = new G.ListGrid(root, selection);
+  const empty = document.getElementById('album-empty');
+  const count = document.getElementById('album-count');
+
+  function markCover() {
+    for (const el of root.querySelectorAll('.tile')) {
+      const on = el.dataset.id === cover;
+      el.classList.toggle('is-cover', on);
+      let badge = el.querySelector('.tile-cover');
+      if (on && !badge) {
+        badge = document.createElement('span');
+        badge.className = 'tile-cover';
+        badge.textContent = 'Cover';
+        el.append(badge);
+      } else if (!on && badge) {
+        badge.remove();
+      }
+    }
+  }
+
+  function refreshCount() {
+    count.textContent = plural(grid.items.length);
+    empty.hidden = grid.items.length > 0;
+  }
+
+  grid.load((album) => album.assets).then(() => {
+    markCover();
+    refreshCount();
+  });
+
+  selection.on('download', (ids) => G.download(ids));
+  selection.on('cover', async (ids) => {
+    if (ids.length !== 1) return;
+    try {
+      await KS.api('PATCH', `/api/albums/${albumId}`, { cover_asset_id: ids[0] });
+      cover = ids[0];
+      markCover();
+      selection.clear();
+      KS.toast('Cover changed');
+    } catch (err) {
+      KS.toast(KS.describe(err), { error: true });
+    }
+  });
+  selection.on('remove', async (ids) => {
+    const ok = await KS.confirm(
+      `Remove ${plural(ids.length)} from this album?`,
+      'They stay in your library; only the album forgets them.',
+      'Remove from album',
+    );
+    if (!ok) return;
+    try {
+      await KS.api('POST', `/api/albums/${albumId}/assets/remove`, { ids });
+      grid.remove(ids);
+      if (ids.includes(cover)) cover = '';
+      refreshCount();
+      KS.toast(`Removed ${plural(ids.length)} from the album`);
+    } catch (err) {
+      KS.toast(KS.describe(err), { error: true });
+    }
+  });
+
+  const renameDialog = document.getElementById('rename-dialog');
+  const renameForm = document.getElementById('rename-form');
+  const renameName = document.getElementById('rename-name');
+  document.getElementById('rename-album').addEventListener('click', () => {
+    document.getElementById('rename-error').textContent = '';
+    renameDialog.showModal();
+    renameName.select();
+  });
+  renameForm.addEventListener('submit', async (event) => {
+    if (event.submitter && event.submitter.value === 'cancel') return;
+    event.preventDefault();
+    const name = renameName.value.trim();
+    if (!name) {
+      document.getElementById('rename-error').textContent = 'Give the album a name.';
+      return;
+    }
+    try {
+      await KS.api('PATCH', `/api/albums/${albumId}`, { name });
+      document.getElementById('album-title').textContent = name;
+      document.title = `${name} · Keepsake`;
+      renameDialog.close('ok');
+    } catch (err) {
+      document.getElementById('rename-error').textContent = KS.describe(err);
+    }
+  });
+
+  document.getElementById('delete-album').addEventListener('click', async () => {
+    const ok = await KS.confirm(
+      'Delete this album?',
+      'The photos in it stay in your library; only the album goes.',
+      'Delete album',
+    );
+    if (!ok) return;
+    try {
+      await KS.api('DELETE', `/api/albums/${albumId}`);
+      location.assign('/albums');
+    } catch (err) {
+      KS.toast(KS.describe(err), { error: true });
+    }
+  });
+})();
