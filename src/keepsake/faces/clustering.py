@@ -366,9 +366,10 @@ SOFT_PERSON_FACES = 20
 each time it grows: a face whose average distance to the person's other faces is no longer
 below the clustering distance leaves it (unassigned). Wrong merges happen while groups are
 small: two LFW people 0.51 apart pair up before either has a second photo, and when the second
-photo of one arrives the odd one out is dropped. On bench/cluster.py this brings incremental
-results to those of the full re-cluster. Larger people are stable, and checking them would
-cost O(size^2) per photo."""
+photo of one arrives the odd one out is dropped. On bench/cluster.py this keeps incremental
+results, in any arrival order, at pairwise precision 1.0 and within 0.01 BCubed F1 of the full
+re-cluster (without it precision fell to 0.96 in some orders). Larger people are stable, and
+checking them would cost O(size^2) per photo."""
 
 
 def place_new_faces(
