@@ -21,7 +21,7 @@ from sqlalchemy import insert, select
 from keepsake.app import Container, build_container, create_app
 from keepsake.config import Settings
 from keepsake.ids import new_id
-from keepsake.media.service import _encode_cursor
+from keepsake.media.cursor import encode_cursor
 from keepsake.storage.models import Asset
 
 
@@ -96,7 +96,7 @@ def main() -> None:
                 .offset(deep_index)
                 .limit(1)
             ).one()
-        deep_cursor = _encode_cursor(deep)
+        deep_cursor = encode_cursor(deep)
         cases = {"first page": {}, "page 90% deep": {"cursor": deep_cursor}}
         results = {}
         for name, params in cases.items():

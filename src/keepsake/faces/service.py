@@ -10,13 +10,12 @@ their `face_indexes` row, which also versions the in-memory templates (faces.tem
 
 from __future__ import annotations
 
-import base64
 import io
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, BinaryIO, Literal, Protocol
 
 import numpy as np
@@ -39,6 +38,7 @@ from keepsake.faces.repository import FaceRepository, PersonSummary
 from keepsake.faces.templates import TemplateCache, TemplateChange, Templates
 from keepsake.ids import new_id
 from keepsake.jobs.queue import JobQueue, JobResult
+from keepsake.media.cursor import decode_cursor, encode_cursor
 from keepsake.media.service import PREVIEWS, STEP_FACES, STEP_PREVIEW, MediaService
 from keepsake.ml import DetectedFace, is_good_seed
 from keepsake.storage.blobs import BlobStore, blob_key
@@ -1346,9 +1346,9 @@ class FacesService:
         cursor: str | None,
         limit: int,
     ) -> tuple[list[Asset], str | None]:
-        before = _decode_cursor(cursor) if cursor else None
+        before = decode_cursor(cursor) if cursor else None
         rows = self.repo.assets_with_people(s, owner_id, person_ids, limit=limit + 1, before=before)
-        next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return self.media.reveal(rows[:limit]), next_cursor
 
     def _views(self, s: Session, owner_id: str, faces: Sequence[Face]) -> list[FaceView]:
@@ -1517,20 +1517,3 @@ def _restore_state(person: Person, state: Mapping[str, Any], now: datetime) -> N
     person.is_confirmed = bool(state["is_confirmed"])
     person.cover_face_id = state["cover_face_id"]
     person.updated_at = now
-
-
-def _encode_cursor(asset: Asset) -> str:
-    raw = f"{asset.taken_at.astimezone(UTC).isoformat()}|{asset.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        taken, asset_id = raw.split("|", 1)
-        when = datetime.fromisoformat(taken)
-        if when.tzinfo is None or len(asset_id) > 36:
-            raise ValueError(cursor)
-        return when, asset_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("The cursor is not one this server gave out.") from exc

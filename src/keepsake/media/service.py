@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import logging
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,6 +28,7 @@ from keepsake.errors import (
 from keepsake.ids import new_id
 from keepsake.jobs.queue import JobQueue, JobResult
 from keepsake.media import derive, exif, formats
+from keepsake.media.cursor import decode_cursor, encode_cursor
 from keepsake.media.hashing import normalise_sha256, sha256_file
 from keepsake.media.repository import MediaRepository
 from keepsake.storage.blobs import BlobStore, blob_key
@@ -247,7 +247,7 @@ class MediaService:
         owner_id = require_access(principal, Scope.READ)
         if not 1 <= limit <= TIMELINE_MAX_PAGE:
             raise InvalidInput(f"limit must be between 1 and {TIMELINE_MAX_PAGE}.")
-        before = _decode_cursor(cursor) if cursor else None
+        before = decode_cursor(cursor) if cursor else None
         with self.db.read() as s:
             rows = self.repo.timeline(
                 s,
@@ -262,7 +262,7 @@ class MediaService:
                 favorites_only=favorites_only,
             )
         self.reveal(rows[:limit])
-        next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+        next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
         return rows[:limit], next_cursor
 
     def asset(self, principal: Principal, asset_id: str) -> tuple[Asset, set[str]]:
@@ -537,23 +537,6 @@ def _clean_filename(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(ch for ch in base if ch.isprintable()).strip() or "unnamed"
     return base[:255]
-
-
-def _encode_cursor(asset: Asset) -> str:
-    raw = f"{asset.taken_at.astimezone(UTC).isoformat()}|{asset.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        taken, asset_id = raw.split("|", 1)
-        when = datetime.fromisoformat(taken)
-        if when.tzinfo is None or len(asset_id) > 36:
-            raise ValueError(cursor)
-        return when, asset_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("The cursor is not one this server gave out.") from exc
 
 
 def copy_to_staging(source: BinaryIO, target: Path, limit: int) -> int:

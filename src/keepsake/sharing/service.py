@@ -8,11 +8,10 @@ other than the data's owner is written to the owner's ledger before the data is 
 
 from __future__ import annotations
 
-import base64
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy.orm import Session
@@ -21,6 +20,7 @@ from keepsake.auth.access import Principal, Scope, require_access
 from keepsake.clock import Clock
 from keepsake.errors import Conflict, InvalidInput, NotFound
 from keepsake.ids import new_id
+from keepsake.media.cursor import decode_cursor, encode_cursor
 from keepsake.media.repository import MediaRepository
 from keepsake.media.service import BlobRead, MediaService
 from keepsake.sharing.errors import NotContributor
@@ -331,7 +331,7 @@ class SharingService:
         user_id = require_access(principal, Scope.READ)
         if not 1 <= limit <= PARTNER_TIMELINE_MAX_PAGE:
             raise InvalidInput(f"limit must be between 1 and {PARTNER_TIMELINE_MAX_PAGE}.")
-        before = _decode_cursor(cursor) if cursor else None
+        before = decode_cursor(cursor) if cursor else None
         with self.db.read() as s:
             sources: list[tuple[str, datetime | None]] = [
                 (share.owner_id, share.since) for share in self.repo.partner_shares_to(s, user_id)
@@ -358,7 +358,7 @@ class SharingService:
             users = self.repo.users_by_ids(s, [o for o, _ in sources] or [user_id])
         rows.sort(key=lambda a: (a.taken_at, a.id), reverse=True)
         page = rows[:limit]
-        next_cursor = _encode_cursor(page[-1]) if len(rows) > limit else None
+        next_cursor = encode_cursor(page[-1]) if len(rows) > limit else None
         self.media.reveal(page)
         self._record_reads(user_id, page, what="timeline", via="partner")
         items = [PartnerItem(a, users[a.owner_id], a.owner_id != user_id) for a in page]
@@ -500,20 +500,3 @@ def _aware(when: datetime | None) -> datetime | None:
     if when is not None and when.tzinfo is None:
         raise InvalidInput("Give times with a UTC offset, for example 2024-01-01T00:00:00Z.")
     return when
-
-
-def _encode_cursor(asset: Asset) -> str:
-    raw = f"{asset.taken_at.astimezone(UTC).isoformat()}|{asset.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        taken, asset_id = raw.split("|", 1)
-        when = datetime.fromisoformat(taken)
-        if when.tzinfo is None or len(asset_id) > 36:
-            raise ValueError(cursor)
-        return when, asset_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("The cursor is not one this server gave out.") from exc
