@@ -659,5 +659,9 @@ def install(app: FastAPI) -> None:
     env.filters["agent"] = describe_agent
     app.state.pages = pages
     app.mount("/static", CachedStatic(directory=STATIC), name="static")
+    from keepsake.web import privacy_pages, sharing_pages  # they import this module
+
     app.include_router(router)
+    app.include_router(sharing_pages.router)
+    app.include_router(privacy_pages.router)
     _html_errors(app)
