@@ -586,3 +586,24 @@ class PartnerShare(Base):
     partner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobRun(Base):
+    """One run of a background job, for the administrator's view of the queue: what ran,
+    how it ended and, for a failure, the error. The queue (Huey) keeps no such history.
+    Job arguments are ids, never user data."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_state_updated", "state", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)  # the queue's task id
+    name: Mapped[str] = mapped_column(String(100))
+    args: Mapped[list[str]] = mapped_column(JSON)
+    # running, retrying (an automatic retry is scheduled), queued (retried by an
+    # administrator), succeeded, skipped, failed
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
