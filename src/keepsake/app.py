@@ -33,6 +33,8 @@ from keepsake.faces.repository import FaceRepository
 from keepsake.faces.service import PURPOSE as FACES_PURPOSE
 from keepsake.faces.service import FacesService
 from keepsake.jobs.queue import HueyJobQueue
+from keepsake.jobs.repository import JobRunRepository
+from keepsake.jobs.service import JobRunService
 from keepsake.media.repository import MediaRepository
 from keepsake.media.service import (
     DERIVE_JOB,
@@ -75,6 +77,7 @@ class Container:
     faces: FacesService
     sharing: SharingService
     links: LinkService
+    job_runs: JobRunService
 
     def close(self) -> None:
         self.jobs.stop_consumer()
@@ -102,6 +105,8 @@ def build_container(
     jobs = HueyJobQueue.from_settings(
         settings.jobs_url, settings.data_dir, immediate=settings.jobs_immediate
     )
+    job_runs = JobRunService(db, JobRunRepository(), jobs, clock)
+    job_runs.install()  # every run is recorded, so an administrator sees failures
     media_repo = MediaRepository()
     auth_repo = AuthRepository()
     audit = AuditLog(db, auth_repo, clock)
@@ -115,6 +120,7 @@ def build_container(
     jobs.register_periodic(EXPIRE_UPLOADS_JOB, uploads.expire, minute="*/30")
     jobs.register(ENCRYPT_LEGACY_JOB, keys.encrypt_legacy_job)
     auth.on_user_deleted.append(media.delete_blobs_of)
+    auth.on_user_deleted.append(job_runs.forget_user)
 
     consent_repo = ConsentRepository()
     ledger = Ledger(db, consent_repo, clock)
@@ -125,7 +131,7 @@ def build_container(
     takeout = TakeoutService(
         db, consent_repo, media, blobs, consent, ledger, NoFaceData(), settings, clock
     )
-    consent_jobs.register(jobs, retention, accounts)
+    consent_jobs.register(jobs, consent, retention, accounts)
     auth.on_user_deleted.append(accounts.forget_user)
     auth.on_login.append(accounts.note_login)
     auth.on_activity.append(accounts.note_activity)
@@ -143,7 +149,7 @@ def build_container(
     face_jobs.register(jobs, faces)
     media.on_preview_made.append(faces.preview_made)
     auth.on_user_deleted.append(faces.forget_files)
-    consent.on_withdraw(FACES_PURPOSE, faces.withdraw_hook)
+    consent.on_withdraw(FACES_PURPOSE, faces.withdraw_hook, holders=faces.owners_with_face_data)
     consent.on_grant(FACES_PURPOSE, faces.start_indexing)
     takeout.faces = FacesArchive(faces, db, consent_repo)  # XMP regions out and back in
 
@@ -164,7 +170,7 @@ def build_container(
     links = LinkService(db, sharing_repo, media, link_throttle, clock, sharing_ports)
     return Container(
         settings, clock, db, blobs, jobs, auth, media, uploads, keys, audit,
-        consent, ledger, accounts, retention, takeout, faces, sharing, links,
+        consent, ledger, accounts, retention, takeout, faces, sharing, links, job_runs,
     )  # fmt: skip
 
 
@@ -181,6 +187,7 @@ def create_app(container: Container, *, start_jobs: bool = True) -> FastAPI:
             # Whatever a crash or a lost message left undone is picked up at start.
             container.jobs.enqueue(RECONCILE_JOB)
             container.jobs.enqueue(face_jobs.RECONCILE_JOB)
+            container.jobs.enqueue(consent_jobs.RECONCILE_JOB)
             if container.keys.legacy_blobs_pending():
                 container.jobs.enqueue(ENCRYPT_LEGACY_JOB)
         yield

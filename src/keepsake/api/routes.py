@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from keepsake.api import albums, assets, auth, consent, faces, sharing, uploads
+from keepsake.api import admin, albums, assets, auth, consent, faces, sharing, uploads
 
 
 def include_all(app: FastAPI) -> None:
-    for module in (auth, assets, albums, uploads, consent, faces, sharing):
+    for module in (auth, admin, assets, albums, uploads, consent, faces, sharing):
         app.include_router(module.router)
     app.include_router(consent.pages)  # GET /privacy: public, HTML
