@@ -235,6 +235,11 @@ class LinkService:
         )
         return OpenedLink(link, album.name if album else None, assets)
 
+    def needs_password(self, token: str) -> bool:
+        """Whether a live link asks for a password (else the one 404). Counts no view and
+        records nothing: the link's web page asks it to know what to show first."""
+        return self._live(token).password_hash is not None
+
     def unlock(self, token: str, password: str, ip: str | None) -> LinkSession:
         """Exchange the link's password for a short-lived link session. Throttled per link
         and per client address like a login: exponential back-off, never a lock-out."""

@@ -37,6 +37,43 @@
     });
   }
 
+  // --- albums others share with me, beside my own ----------------------------------------
+
+  const sharedSection = document.getElementById('shared-albums');
+  if (sharedSection) {
+    KS.api('GET', '/api/shared/albums').then((albums) => {
+      const list = document.getElementById('shared-albums-list');
+      list.replaceChildren(...albums.map((album) => {
+        const li = document.createElement('li');
+        li.className = 'album-card';
+        const a = document.createElement('a');
+        a.href = `/shared/albums/${album.id}`;
+        if (album.cover_asset_id) {
+          const img = document.createElement('img');
+          img.src = `/api/shared/albums/${album.id}/assets/${album.cover_asset_id}/thumbnail`;
+          img.alt = '';
+          img.loading = 'lazy';
+          a.append(img);
+        } else {
+          const placeholder = document.createElement('span');
+          placeholder.className = 'album-placeholder';
+          placeholder.append(KS.icon('album', 'empty-icon'));
+          a.append(placeholder);
+        }
+        const name = document.createElement('span');
+        name.className = 'album-name';
+        name.textContent = album.name;
+        const about = document.createElement('span');
+        about.className = 'muted album-count';
+        about.textContent = `Shared by ${album.owner.display_name} · ${plural(album.asset_count)}`;
+        a.append(name, about);
+        li.append(a);
+        return li;
+      }));
+      sharedSection.hidden = albums.length === 0;
+    }).catch((err) => KS.toast(`Albums shared with you could not be loaded: ${KS.describe(err)}`, { error: true }));
+  }
+
   // --- one album ------------------------------------------------------------------------
 
   const root = document.getElementById('album-grid');

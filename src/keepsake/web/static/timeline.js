@@ -456,6 +456,7 @@
   selection.on('favorite', (ids) => G.favorite(selection, ids));
   selection.on('album', (ids) => G.addToAlbum(ids));
   selection.on('download', (ids) => G.download(ids));
+  selection.on('share', (ids) => shareAsAlbum(ids));
   selection.on('trash', async (ids) => {
     try {
       if (!(await G.trash(ids))) return;
@@ -468,6 +469,35 @@
     selection.forget(ids);
     scheduleScrubber();
   });
+
+  /** "Share": the selection becomes a new album, whose page opens with its share dialog. */
+  function shareAsAlbum(ids) {
+    const dialog = document.getElementById('share-new-dialog');
+    const form = document.getElementById('share-new-form');
+    const name = document.getElementById('share-new-name');
+    const error = document.getElementById('share-new-error');
+    if (!dialog || !ids.length) return;
+    error.textContent = '';
+    name.value = '';
+    dialog.showModal();
+    name.focus();
+    form.onsubmit = async (event) => {
+      if (event.submitter && event.submitter.value === 'cancel') return;
+      event.preventDefault();
+      if (!name.value.trim()) {
+        error.textContent = 'Give the new album a name.';
+        name.focus();
+        return;
+      }
+      try {
+        const album = await KS.api('POST', '/api/albums', { name: name.value.trim() });
+        await KS.api('POST', `/api/albums/${album.id}/assets`, { ids });
+        location.assign(`/albums/${album.id}?share=1`);
+      } catch (err) {
+        error.textContent = KS.describe(err);
+      }
+    };
+  }
 
   // --- back from the viewer: the same place ------------------------------------------
 
