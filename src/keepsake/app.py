@@ -132,7 +132,6 @@ def build_container(
         db, consent_repo, media, blobs, consent, ledger, NoFaceData(), settings, clock
     )
     consent_jobs.register(jobs, consent, retention, accounts)
-    auth.on_user_deleted.append(accounts.forget_user)
     auth.on_login.append(accounts.note_login)
     auth.on_activity.append(accounts.note_activity)
 

@@ -49,6 +49,9 @@ class FakeFaces:
         for i, template in enumerate(self.templates.get(owner_id, [])):
             yield {"id": f"t{i}", "embedding": template.hex()}
 
+    def template_count(self, owner_id: str) -> int:
+        return len(self.templates.get(owner_id, []))
+
     def import_sidecar(self, owner_id: str, asset_id: str, xmp: bytes) -> int:
         self.imported[asset_id] = xmp
         return xmp.count(b"<rdf:li")

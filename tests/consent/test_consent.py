@@ -14,7 +14,7 @@ from keepsake.cli.main import app as cli
 from keepsake.consent import purposes as purposes_module
 from keepsake.consent.errors import ConsentRequired
 from keepsake.consent.purposes import PURPOSES, Purpose, PurposeName
-from keepsake.storage.models import ConsentPurpose, ConsentRecord, User
+from keepsake.storage.models import ConsentPurpose, ConsentRecord
 from tests.consent.conftest import FakeFaces, cli_env
 from tests.helpers import Account
 
@@ -23,9 +23,11 @@ runner = CliRunner()
 FACE = "face_recognition"
 
 
-def _flag(container: Container, user_id: str) -> bool:
-    with container.db.read() as s:
-        return bool(s.scalar(select(User.face_recognition_enabled).where(User.id == user_id)))
+def _faces_on(client: TestClient, account: Account) -> bool:
+    """What the faces code says about the account: it asks `allows`, nothing else."""
+    r = client.get("/api/users/me/face-recognition", headers=account.headers)
+    assert r.status_code == 200, r.text
+    return bool(r.json()["enabled"])
 
 
 def test_the_migration_seeds_exactly_the_purposes_and_texts_in_code(container: Container) -> None:
@@ -63,7 +65,7 @@ def test_grant_records_who_which_text_when_and_how(
     assert r.json()["granted"] and r.json()["granted_via"] == "api"
     assert container.consent.allows(alice.id, FACE)
     assert not container.consent.allows(alice.id, "people_sharing")
-    assert _flag(container, alice.id), "the faces code reads the flag until it asks allows()"
+    assert _faces_on(client, alice), "the faces code asks the same policy check"
 
     history = client.get("/api/consent/history", headers=alice.headers).json()
     assert len(history) == 1
@@ -105,7 +107,7 @@ def test_withdrawing_is_one_call_and_deletes_the_templates_at_once(
     assert len(faces.templates[bob.id]) == 3, "nobody else's"
     assert faces.withdrawals == [(alice.id, False)]
     assert not container.consent.allows(alice.id, FACE)
-    assert not _flag(container, alice.id)
+    assert not _faces_on(client, alice)
 
     record = client.get("/api/consent/history", headers=alice.headers).json()[0]
     assert record["ended_reason"] == "withdrawn" and record["ended_via"] == "api"

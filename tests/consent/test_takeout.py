@@ -12,6 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -24,7 +25,7 @@ from keepsake.consent.errors import HostileArchive
 from keepsake.consent.facedata import PersonRecord
 from keepsake.consent.ledger import GENESIS, canonical_json
 from tests.consent.conftest import FakeFaces, cli_env, fill_library, takeout_zip
-from tests.faces.conftest import photo
+from tests.faces.conftest import IDENTITY, photo
 from tests.helpers import Account, jpeg_bytes, upload
 
 pytestmark = pytest.mark.postgres
@@ -479,3 +480,45 @@ def test_face_regions_and_names_travel_through_the_faces_code(
     assert again["duplicates"] == 1 and again["face_regions"] >= 1, again
     names = {p["name"] for p in client.get("/api/people", headers=bob.headers).json()}
     assert "Anna" in names
+
+
+def test_real_face_templates_are_exported_only_when_asked_and_counted_in_the_ledger(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    """The real faces code (fake engine: coloured squares are faces, with known vectors)
+    decrypts the stored templates into the archive, the owner's only, and only on request."""
+    h = alice.headers
+    client.put("/api/consent/face_recognition", json={"version": 1}, headers=h)
+    client.put("/api/consent/face_recognition", json={"version": 1}, headers=bob.headers)
+    asset_id = upload(client, alice, photo("anna", "ben", seed=5), "two.jpg").json()["asset"]["id"]
+    upload(client, bob, photo("cleo", seed=6), "bobs.jpg")
+    stored = {f["id"] for f in client.get(f"/api/assets/{asset_id}/faces", headers=h).json()}
+    assert len(stored) == 2
+
+    plain = takeout_zip(client, alice)
+    assert "faces/templates.json" not in plain.namelist()
+    z = takeout_zip(client, alice, include_templates="true")
+    templates = json.loads(z.read("faces/templates.json"))
+    assert {t["face_id"] for t in templates} == stored, "every template of the owner, no other"
+    assert {t["asset_id"] for t in templates} == {asset_id}
+    sidecar_ids = {
+        json.loads(z.read(n))["id"]
+        for n in z.namelist()
+        if n.startswith("photos/") and n.endswith(".json")
+    }
+    assert asset_id in sidecar_ids, "templates point at photos of the archive"
+    by_x = sorted(templates, key=lambda t: t["box"][0])  # Anna is left of Ben
+    for template, who in zip(by_x, ("anna", "ben"), strict=True):
+        vector = np.array(template["embedding"], dtype=np.float32)
+        assert vector.shape == (128,) and template["model_id"] == "fake-1"
+        # The fake engine adds noise of length 0.02 to the identity's vector.
+        assert np.linalg.norm(vector - IDENTITY[who]) < 0.03, who
+    first = repr(templates[0]["embedding"][0]).encode()
+    assert not any(first in plain.read(n) for n in plain.namelist()), "no template leaks out"
+
+    entries = client.get("/api/ledger", params={"action": "takeout.exported"}, headers=h).json()[
+        "items"
+    ]
+    assert entries[0]["purpose"] == "face_recognition"
+    assert entries[0]["detail"] == {"templates": True, "template_count": 2, "via": "api"}
+    assert entries[1]["purpose"] is None and entries[1]["detail"]["templates"] is False

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from keepsake.app import Container
 from keepsake.auth import totp
 from keepsake.clock import ManualClock
+from keepsake.consent.jobs import PURGE_ACCOUNTS_JOB
 from tests.helpers import Account, jpeg_bytes, upload
 
 # For what the database cannot change (headers, cookies, sizes): SQLite only, to save time.
@@ -282,20 +283,64 @@ def test_two_factor_login_with_codes_and_recovery_codes(
 # --- deleting and disabling accounts -------------------------------------------------
 
 
-def test_deleting_my_account_needs_my_password_and_removes_my_photos(
-    client: TestClient, alice: Account, bob: Account, container: Container
+def test_deleting_my_account_needs_my_password_and_purges_it_after_the_grace_period(
+    client: TestClient, alice: Account, bob: Account, container: Container, clock: ManualClock
 ) -> None:
     upload(client, bob, jpeg_bytes())
     r = client.post("/api/users/me/delete", json={"password": "wrong"}, headers=bob.headers)
     assert r.status_code == 403
     assert client.get("/api/users/me", headers=bob.headers).status_code == 200
     r = client.post("/api/users/me/delete", json={"password": bob.password}, headers=bob.headers)
-    assert r.status_code == 204
+    assert r.status_code == 202, r.text
+    assert r.json()["scheduled"] and not r.json()["by_admin"]
+    assert client.get("/api/users/me", headers=bob.headers).status_code == 401, "sessions end"
+    assert list(container.blobs.keys(f"originals/{bob.id}/")), "kept during the grace period"
+
+    clock.advance(timedelta(days=container.settings.account_deletion_grace_days, hours=1))
+    container.jobs.enqueue(PURGE_ACCOUNTS_JOB)
     assert login(client, bob.email, bob.password).status_code == 401
     assert list(container.blobs.keys(f"originals/{bob.id}/")) == []
     # (The account's id in the audit trail may be pseudonymised once it is gone.)
     deleted = [e for e in events(client, alice.headers) if e["event"] == "user.deleted"]
     assert len(deleted) == 1
+
+
+def test_an_administrator_deletes_an_account_at_once_with_its_unfinished_uploads(
+    client: TestClient, alice: Account, bob: Account, container: Container
+) -> None:
+    upload(client, bob, jpeg_bytes())
+    unfinished = jpeg_bytes((400, 300), seed=71)
+    tus = {**bob.headers, "Tus-Resumable": "1.0.0"}
+    created = client.post("/api/uploads", headers={**tus, "Upload-Length": str(len(unfinished))})
+    assert created.status_code == 201, created.text
+    upload_id = created.headers["location"].rsplit("/", 1)[-1]
+    r = client.patch(
+        created.headers["location"],
+        content=unfinished[: len(unfinished) // 2],
+        headers={**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+    )
+    assert r.status_code == 204, r.text
+    part = container.settings.data_dir / "uploads" / f"{upload_id}.part"
+    assert part.stat().st_size == len(unfinished) // 2
+
+    r = client.delete(f"/api/admin/users/{bob.id}", headers=alice.headers)
+    assert r.status_code == 204, r.text
+    assert login(client, bob.email, bob.password).status_code == 401
+    assert bob.id not in {
+        u["id"] for u in client.get("/api/admin/users", headers=alice.headers).json()
+    }
+    assert list(container.blobs.keys(f"originals/{bob.id}/")) == []
+    assert not part.exists(), "the partial upload went with the account"
+    for folder in ("uploads", "staging"):
+        for path in (container.settings.data_dir / folder).rglob("*"):
+            assert unfinished[100:148] not in path.read_bytes(), path
+    ledger = client.get("/api/ledger", headers=alice.headers).json()["items"]
+    assert [e["action"] for e in ledger[:2]] == [
+        "admin.account_purged",
+        "admin.account_deletion_scheduled",
+    ]
+    assert bob.id not in str(ledger), "the admin's ledger names the deletion, not the account"
+    assert client.delete(f"/api/admin/users/{bob.id}", headers=alice.headers).status_code == 404
 
 
 def test_the_last_administrator_cannot_be_deleted(client: TestClient, alice: Account) -> None:
@@ -507,7 +552,18 @@ def test_the_operator_deletes_an_account_from_the_command_line(
     }
     result = CliRunner().invoke(app, ["user", "delete", bob.email, "--yes"], env=env)
     assert result.exit_code == 0, result.output
+    assert "disabled and will be deleted after" in result.output
     assert client.get("/api/users/me", headers=bob.headers).status_code == 401
+    assert login(client, bob.email, bob.password).status_code == 401, "disabled meanwhile"
+    assert list(container.blobs.keys(f"originals/{bob.id}/")), "purged after the grace period"
+
+    result = CliRunner().invoke(app, ["user", "cancel-deletion", bob.email], env=env)
+    assert result.exit_code == 0, result.output
+    assert login(client, bob.email, bob.password).status_code == 200
+
+    result = CliRunner().invoke(app, ["user", "delete", bob.email, "--now", "--yes"], env=env)
+    assert result.exit_code == 0 and "deleted" in result.output, result.output
+    assert login(client, bob.email, bob.password).status_code == 401
     assert list(container.blobs.keys(f"originals/{bob.id}/")) == []
     again = CliRunner().invoke(app, ["user", "delete", bob.email, "--yes"], env=env)
     assert again.exit_code == 1 and "No account" in again.output

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from keepsake.api.consent import deletion_out, via_of
 from keepsake.api.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -36,6 +37,7 @@ from keepsake.auth.schemas import (
     TotpSetupOut,
     UserOut,
 )
+from keepsake.consent.schemas import DeletionOut
 from keepsake.ids import new_token
 from keepsake.storage.models import ApiKey
 
@@ -161,14 +163,21 @@ def renew_recovery_codes(
     return RecoveryCodesOut(recovery_codes=c.auth.renew_recovery_codes(principal, body.password))
 
 
-@router.post("/users/me/delete", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/users/me/delete", status_code=status.HTTP_202_ACCEPTED, deprecated=True)
 def delete_my_account(
-    body: PasswordConfirmation, response: Response, principal: CurrentPrincipal, c: ContainerDep
-) -> None:
-    """Delete my account and everything in it. Its encryption key is destroyed at once."""
-    c.auth.delete_own_account(principal, body.password)
+    body: PasswordConfirmation,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    c: ContainerDep,
+) -> DeletionOut:
+    """The same as `POST /api/account/deletion`, which replaces it: my account is purged
+    with everything in it after the grace period; every session and API key ends now, and
+    logging in again before the purge cancels."""
+    state = c.accounts.request_deletion(principal, body.password, via_of(request, principal))
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie(CSRF_COOKIE)
+    return deletion_out(state)
 
 
 @router.get("/users/me/audit")
@@ -244,8 +253,10 @@ def admin_enable_user(user_id: str, principal: CurrentPrincipal, c: ContainerDep
 
 @router.delete("/admin/users/{user_id}", tags=["admin"], status_code=status.HTTP_204_NO_CONTENT)
 def admin_delete_user(user_id: str, principal: CurrentPrincipal, c: ContainerDep) -> None:
-    """Delete an account and everything in it; its encryption key is destroyed at once."""
-    c.auth.delete_user(principal, user_id)
+    """Delete an account and everything in it now, without a grace period (its encryption
+    key is destroyed at once); on my ledger by deletion id. `POST
+    /api/admin/users/{id}/deletion` deletes after the grace period instead."""
+    c.accounts.admin_request_deletion(principal, user_id, immediate=True)
 
 
 @router.get("/admin/audit", tags=["admin"])

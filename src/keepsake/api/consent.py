@@ -34,7 +34,7 @@ router = APIRouter(prefix="/api", tags=["privacy"])
 pages = APIRouter(include_in_schema=False)
 
 
-def _via(request: Request, principal: Principal) -> Via:
+def via_of(request: Request, principal: Principal) -> Via:
     """A change made from the web UI rides on the session cookie; anything else is the API."""
     cookie = principal.session_id is not None and SESSION_COOKIE in request.cookies
     return "web" if cookie and "authorization" not in request.headers else "api"
@@ -60,7 +60,9 @@ def grant_consent(
     purpose: str, body: ConsentGrant, request: Request, principal: CurrentPrincipal, c: ContainerDep
 ) -> ConsentOut:
     """Consent to the text of `purpose` at `version` (the one the user was shown)."""
-    return _consent_out(c.consent.grant(principal, purpose, body.version, _via(request, principal)))
+    return _consent_out(
+        c.consent.grant(principal, purpose, body.version, via_of(request, principal))
+    )
 
 
 @router.delete("/consent/{purpose}")
@@ -74,7 +76,9 @@ def withdraw_consent(
     ] = False,
 ) -> WithdrawalOut:
     """Withdraw consent; what the purpose produced (face templates ...) is deleted now."""
-    result = c.consent.withdraw(principal, purpose, _via(request, principal), keep_names=keep_names)
+    result = c.consent.withdraw(
+        principal, purpose, via_of(request, principal), keep_names=keep_names
+    )
     return WithdrawalOut(
         purpose=str(result.purpose),
         was_granted=result.was_granted,
@@ -176,7 +180,7 @@ def takeout(
 ) -> StreamingResponse:
     """Everything of the account as one zip, streamed as it is made."""
     result = c.takeout.export(
-        principal, include_templates=include_templates, via=_via(request, principal)
+        principal, include_templates=include_templates, via=via_of(request, principal)
     )
     return StreamingResponse(
         result.chunks,
@@ -196,7 +200,7 @@ def import_takeout(
     staged = c.media.new_staging_path()
     try:
         copy_to_staging(file.file, staged, c.settings.takeout_import_max_bytes)
-        report = c.takeout.import_archive(principal, staged, _via(request, principal))
+        report = c.takeout.import_archive(principal, staged, via_of(request, principal))
     finally:
         staged.unlink(missing_ok=True)
     return ImportOut(
@@ -216,7 +220,7 @@ def import_takeout(
 
 @router.get("/account/deletion")
 def deletion_status(principal: CurrentPrincipal, c: ContainerDep) -> DeletionOut:
-    return _deletion_out(c.accounts.deletion(principal))
+    return deletion_out(c.accounts.deletion(principal))
 
 
 @router.post("/account/deletion", status_code=status.HTTP_202_ACCEPTED)
@@ -229,15 +233,15 @@ def request_deletion(
 ) -> DeletionOut:
     """Delete my account after the grace period (password entered again). Every session and
     API key ends now; logging in again before the purge cancels."""
-    state = c.accounts.request_deletion(principal, body.password, _via(request, principal))
+    state = c.accounts.request_deletion(principal, body.password, via_of(request, principal))
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie(CSRF_COOKIE)
-    return _deletion_out(state)
+    return deletion_out(state)
 
 
 @router.delete("/account/deletion", status_code=status.HTTP_204_NO_CONTENT)
 def cancel_deletion(request: Request, principal: CurrentPrincipal, c: ContainerDep) -> None:
-    c.accounts.cancel_deletion(principal, _via(request, principal))
+    c.accounts.cancel_deletion(principal, via_of(request, principal))
 
 
 @router.post(
@@ -247,7 +251,7 @@ def admin_request_deletion(
     user_id: str, body: AdminDeletionRequest, principal: CurrentPrincipal, c: ContainerDep
 ) -> DeletionOut:
     """Delete an account: disabled now, purged after the grace period (or now)."""
-    return _deletion_out(
+    return deletion_out(
         c.accounts.admin_request_deletion(principal, user_id, immediate=body.immediate)
     )
 
@@ -259,7 +263,7 @@ def admin_cancel_deletion(user_id: str, principal: CurrentPrincipal, c: Containe
     c.accounts.admin_cancel_deletion(principal, user_id)
 
 
-def _deletion_out(state: DeletionState | None) -> DeletionOut:
+def deletion_out(state: DeletionState | None) -> DeletionOut:
     if state is None:
         return DeletionOut(scheduled=False)
     return DeletionOut(

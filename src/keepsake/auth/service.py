@@ -1,5 +1,7 @@
 """Use cases for accounts: first-run setup, users, login sessions with throttling and optional
-two-factor codes, password and email changes, API keys, and deleting accounts."""
+two-factor codes, password and email changes, API keys, and the last step of deleting an
+account (its row and key; the deletion itself, with its grace period and the purge of
+everything else, is keepsake.consent.accounts.AccountService)."""
 
 from __future__ import annotations
 
@@ -143,7 +145,6 @@ class AuthService:
             is_admin=is_admin,
             quota_bytes=quota,
             usage_bytes=0,
-            face_recognition_enabled=False,
             created_at=self.clock.now(),
             # The account's data key is made with it, in the same transaction.
             wrapped_key=self.keys.wrap_new_user_key(s, user_id),
@@ -207,22 +208,14 @@ class AuthService:
             )
             return user
 
-    def delete_user(self, actor: Principal | None, user_id: str) -> None:
-        """An administrator (or the operator, `actor` None) deletes an account."""
-        if actor is not None:
-            require_admin(actor)
-        self._delete(user_id, actor)
-
-    def delete_own_account(self, principal: Principal, password: str) -> None:
-        """The user deletes their own account, after entering their password again."""
-        user_id = require_access(principal, Scope.FULL)
-        self._confirm_password(principal, user_id, password)
-        self._delete(user_id, principal)
-
-    def _delete(self, user_id: str, actor: Principal | None) -> None:
+    def delete_account_row(self, user_id: str, actor_id: str | None) -> None:
         """Delete the row, which holds the wrapped data key: from then on nothing encrypted
         for this user can be read, in this database, on disk or in later backups of either
-        (crypto-shredding). Rows that point at the user go with it by cascade."""
+        (crypto-shredding). Rows that point at the user go with it by cascade.
+
+        The last step of `AccountService.purge`, the one code path that deletes accounts (it
+        removes files, uploads and face data first): call that, not this. `actor_id` is the
+        administrator who asked, for the audit log (None: the user or the operator)."""
         with self.db.write() as s:
             user = self.repo.user_by_id(s, user_id)
             if user is None:
@@ -230,13 +223,7 @@ class AuthService:
             if user.is_admin and self.repo.count_active_admins(s) <= 1:
                 raise Conflict("The last administrator cannot be deleted.")
             self.repo.delete_user(s, user_id)
-            self.audit.add(
-                s,
-                Event.USER_DELETED,
-                user_id=user_id,
-                actor_id=actor.user_id if actor else None,
-                ip=actor.ip if actor else None,
-            )
+            self.audit.add(s, Event.USER_DELETED, user_id=user_id, actor_id=actor_id)
         self.repo.flush_deleted(self.db)
         self.keys.forget(user_id)
         for hook in self.on_user_deleted:
@@ -374,8 +361,9 @@ class AuthService:
 
     # --- credentials -------------------------------------------------------------------
 
-    def _confirm_password(self, principal: Principal, user_id: str, password: str) -> User:
-        """Re-authentication before a sensitive change; throttled like a login."""
+    def confirm_password(self, principal: Principal, user_id: str, password: str) -> User:
+        """Re-authentication before a sensitive change (here, and before deleting an account
+        in keepsake.consent.accounts); throttled like a login, failures audited."""
         with self.db.read() as s:
             user = self.repo.user_by_id(s, user_id)
         if user is None:
@@ -391,7 +379,7 @@ class AuthService:
     def change_password(self, principal: Principal, current: str, new: str) -> None:
         """Change the password; every other session of the account ends."""
         user_id = require_access(principal, Scope.FULL)
-        confirmed = self._confirm_password(principal, user_id, current)
+        confirmed = self.confirm_password(principal, user_id, current)
         new_hash = hash_password(new, (confirmed.email, confirmed.display_name))
         with self.db.write() as s:
             user = self.repo.user_by_id(s, user_id)
@@ -406,7 +394,7 @@ class AuthService:
 
     def change_email(self, principal: Principal, password: str, email: str) -> User:
         user_id = require_access(principal, Scope.FULL)
-        self._confirm_password(principal, user_id, password)
+        self.confirm_password(principal, user_id, password)
         email = email.strip().lower()
         with self.db.write() as s:
             other = self.repo.user_by_email(s, email)
@@ -432,7 +420,7 @@ class AuthService:
         """Step one: a new secret for the authenticator app (not in force until a code from
         it is confirmed with `enable_totp`)."""
         user_id = require_access(principal, Scope.FULL)
-        user = self._confirm_password(principal, user_id, password)
+        user = self.confirm_password(principal, user_id, password)
         if user.totp_enabled_at is not None:
             raise Conflict("Two-factor login is already on; turn it off first.")
         secret = totp.new_secret()
@@ -476,7 +464,7 @@ class AuthService:
 
     def disable_totp(self, principal: Principal, password: str) -> None:
         user_id = require_access(principal, Scope.FULL)
-        self._confirm_password(principal, user_id, password)
+        self.confirm_password(principal, user_id, password)
         with self.db.write() as s:
             row = self.repo.user_by_id(s, user_id)
             if row is None:
@@ -492,7 +480,7 @@ class AuthService:
 
     def renew_recovery_codes(self, principal: Principal, password: str) -> list[str]:
         user_id = require_access(principal, Scope.FULL)
-        user = self._confirm_password(principal, user_id, password)
+        user = self.confirm_password(principal, user_id, password)
         if user.totp_enabled_at is None:
             raise Conflict("Two-factor login is off.")
         codes = totp.new_recovery_codes()

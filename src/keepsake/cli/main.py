@@ -152,25 +152,55 @@ def user_list() -> None:
 @user_app.command("delete")
 def user_delete(
     email: Annotated[str, typer.Argument(help="The account to delete.")],
+    now: Annotated[
+        bool,
+        typer.Option("--now", help="Purge at once instead of after the grace period."),
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete an account and everything in it; its encryption key is destroyed at once."""
+    """Delete an account and everything in it, after the grace period or --now.
+
+    The account is disabled at once and purged, its encryption key destroyed, after
+    KEEPSAKE_ACCOUNT_DELETION_GRACE_DAYS; until then `keepsake user cancel-deletion` undoes it."""
     from keepsake.app import build_container
     from keepsake.crypto.errors import CryptoError
 
-    if not yes and not typer.confirm(f"Delete {email} and all of its photos for good?"):
+    when = "now" if now else "after the grace period"
+    if not yes and not typer.confirm(f"Delete {email} and all of its photos for good, {when}?"):
         raise typer.Exit(1)
     try:
         container = build_container(_settings())
     except CryptoError as exc:
         raise _fail(str(exc)) from exc
     try:
-        container.auth.delete_user(None, container.auth.user_id_for_email(email))
+        user_id = container.accounts.user_id_for(email)
+        state = container.accounts.admin_request_deletion(None, user_id, immediate=now)
     except KeepsakeError as exc:
         raise _fail(exc.detail) from exc
     finally:
         container.close()
-    typer.echo(f"deleted {email}")
+    if now:
+        typer.echo(f"deleted {email}")
+    else:
+        purge = state.purge_after.isoformat(timespec="seconds")
+        typer.echo(f"{email} is disabled and will be deleted after {purge}")
+
+
+@user_app.command("cancel-deletion")
+def user_cancel_deletion(
+    email: Annotated[str, typer.Argument(help="The account whose deletion to cancel.")],
+) -> None:
+    """Cancel a scheduled deletion (before its purge) and enable the account again."""
+    from keepsake.app import build_container
+
+    container = build_container(_settings())
+    try:
+        container.accounts.admin_cancel_deletion(None, container.accounts.user_id_for(email))
+    except KeepsakeError as exc:
+        raise _fail(exc.detail) from exc
+    finally:
+        container.close()
+    typer.echo(f"the deletion of {email} is cancelled")
 
 
 @keys_app.command("rotate")

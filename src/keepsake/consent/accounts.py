@@ -114,7 +114,7 @@ class AccountService:
         and API key ends now; logging in again (or `cancel_deletion`) cancels."""
         user_id = require_access(principal, Scope.FULL)
         # Re-authentication, throttled like a login (a stolen session cannot delete).
-        self.auth._confirm_password(principal, user_id, password)
+        self.auth.confirm_password(principal, user_id, password)
         deletion = self._schedule(user_id, None, via, user_actor(user_id), immediate=False)
         if deletion.purge_after <= self.clock.now():
             self.purge(deletion.deletion_id)
@@ -294,9 +294,9 @@ class AccountService:
                 (self.settings.data_dir / "uploads" / f"{upload_id}.part").unlink(missing_ok=True)
             self._delete_blobs(user_id)
             # Deletes the row with the wrapped data key (crypto-shredding) and, by cascade,
-            # every row that points at it; then calls `forget_user`.
+            # every row that points at it.
             with contextlib.suppress(NotFound):
-                self.auth.delete_user(None, user_id)
+                self.auth.delete_account_row(user_id, admin_id)
         self.forget_user(user_id)
         if admin_id is not None:
             with self.db.write() as s:
@@ -310,10 +310,9 @@ class AccountService:
                     )
 
     def forget_user(self, user_id: str) -> None:
-        """After the user row is gone (registered on `AuthService.on_user_deleted`, so it also
-        runs when an account is deleted without a grace period): files of any kind, the
-        security audit trail's references, the folders named after the account, and the
-        deleted rows' bytes still in the SQLite file."""
+        """The purge's last step, after the user row is gone: files of any kind, the security
+        audit trail's references, the folders named after the account, and the deleted
+        rows' bytes still in the SQLite file."""
         self._delete_blobs(user_id)
         with self.db.write() as s:
             row = self.repo.deletion_of(s, user_id)

@@ -37,6 +37,10 @@ class FaceArchive(Protocol):
         """The owner's face templates as JSON-ready objects (asked for explicitly only)."""
         ...
 
+    def template_count(self, owner_id: str) -> int:
+        """How many templates `templates_of` yields (for the ledger entry of the export)."""
+        ...
+
     def import_sidecar(self, owner_id: str, asset_id: str, xmp: bytes) -> int:
         """Put the regions and names of an XMP sidecar on an imported photo; how many regions.
         Raises a KeepsakeError when the owner has not turned face recognition on."""
@@ -55,6 +59,9 @@ class NoFaceData:
     def templates_of(self, owner_id: str) -> Iterator[Mapping[str, Any]]:
         return iter(())
 
+    def template_count(self, owner_id: str) -> int:
+        return 0
+
     def import_sidecar(self, owner_id: str, asset_id: str, xmp: bytes) -> int:
         return 0
 
@@ -65,6 +72,10 @@ class FacesPort(Protocol):
     def asset_xmp(self, principal: Principal, asset_id: str) -> str: ...
 
     def import_xmp(self, principal: Principal, asset_id: str, data: bytes) -> tuple[int, int]: ...
+
+    def export_templates(self, principal: Principal) -> Iterator[Mapping[str, Any]]: ...
+
+    def template_count(self, principal: Principal) -> int: ...
 
 
 class FacesArchive:
@@ -87,8 +98,10 @@ class FacesArchive:
             return [PersonRecord(i, n) for i, n in self.repo.named_people(s, owner_id)]
 
     def templates_of(self, owner_id: str) -> Iterator[Mapping[str, Any]]:
-        # The faces code has no export of decrypted templates yet: nothing to include.
-        return iter(())
+        return self.faces.export_templates(_as_owner(owner_id))
+
+    def template_count(self, owner_id: str) -> int:
+        return self.faces.template_count(_as_owner(owner_id))
 
     def import_sidecar(self, owner_id: str, asset_id: str, xmp: bytes) -> int:
         created, assigned = self.faces.import_xmp(_as_owner(owner_id), asset_id, xmp)

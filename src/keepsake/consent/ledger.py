@@ -24,7 +24,7 @@ from keepsake.clock import Clock
 from keepsake.consent.purposes import PurposeName
 from keepsake.consent.repository import ConsentRepository
 from keepsake.errors import InvalidInput
-from keepsake.storage.db import Database
+from keepsake.storage.db import WRITE_SESSION, Database, NestedWriteError
 from keepsake.storage.models import LedgerEntry
 
 GENESIS = "0" * 64  # the "previous hash" of a chain's first entry
@@ -50,6 +50,7 @@ class Action(StrEnum):
     FACE_JOB_SKIPPED = "faces.skipped_without_consent"
     SHARE_ACCESSED = "share.accessed"
     LINK_VIEWED = "link.viewed"
+    LINK_DOWNLOADED = "link.downloaded"
     CONSENT_GRANTED = "consent.granted"
     CONSENT_WITHDRAWN = "consent.withdrawn"
     CONSENT_EXPIRED = "consent.expired"
@@ -76,6 +77,8 @@ def admin_actor(user_id: str) -> str:
 
 OPERATOR = "operator:cli"  # someone with shell access to the server, through `keepsake`
 RETENTION = "system:retention"
+# The job that finishes a deletion a withdrawal hook did not (ConsentService.reconcile).
+RECONCILE = "system:reconcile"
 
 
 def canonical_json(value: object) -> bytes:
@@ -141,7 +144,12 @@ class Ledger:
         detail: Mapping[str, DetailValue] | None = None,
     ) -> LedgerEntry:
         """Add an entry inside the caller's write transaction, so it exists exactly when the
-        processing it records does. Locks the owner's chain head until that commit."""
+        processing it records does. Locks the owner's chain head until that commit. This is
+        the way to record from code that writes anyway: one transaction, and no second
+        writer waiting for the first."""
+        if not s.info.get(WRITE_SESSION):
+            # A read session is never committed: the entry would vanish without a word.
+            raise TypeError("Ledger.append needs a session from db.write(), not db.read()")
         _check(action, purpose, object_ids, detail)
         head = self.repo.lock_ledger_head(s, owner_id, GENESIS)
         entry = LedgerEntry(
@@ -170,8 +178,15 @@ class Ledger:
         object_ids: Sequence[str] = (),
         detail: Mapping[str, DetailValue] | None = None,
     ) -> LedgerEntry:
-        """Add an entry in a write transaction of its own. Inside another `db.write()` block
-        use `append` instead (on SQLite a second writer would wait for the first forever)."""
+        """Add an entry in a write transaction of its own, for processing that writes nothing
+        else (a search, a read through a share). Inside a `db.write()` block this raises
+        `NestedWriteError` on every database (on SQLite a second writer would wait for the
+        first forever; elsewhere the entry would commit apart from what it records): use
+        `append` with that block's session."""
+        if self.db.in_write:
+            raise NestedWriteError(
+                "Ledger.record inside db.write(): use Ledger.append(s, ...) with its session"
+            )
         with self.db.write() as s:
             return self.append(s, owner_id, actor, action, purpose, object_ids, detail)
 
@@ -283,8 +298,8 @@ def _check(
     would make a chain unverifiable elsewhere), no blobs, nothing long enough to be content."""
     if purpose is not None:
         PurposeName(purpose)  # ValueError for a purpose that does not exist
-    if not action or len(action) > 64:
-        raise ValueError("a ledger action is 1 to 64 characters")
+    # ValueError for an action that is not declared (and so not explained to the user).
+    Action(action)
     if len(object_ids) > MAX_OBJECT_IDS or any(len(str(x)) > 64 for x in object_ids):
         raise ValueError(f"at most {MAX_OBJECT_IDS} object ids of up to 64 characters")
     for key, value in (detail or {}).items():

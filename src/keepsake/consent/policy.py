@@ -25,6 +25,7 @@ ACTION_TEXT: dict[Action, str] = {
     Action.FACE_JOB_SKIPPED: "face processing was skipped because you had not consented",
     Action.SHARE_ACCESSED: "someone you shared with opened what you shared",
     Action.LINK_VIEWED: "a public link you made was opened",
+    Action.LINK_DOWNLOADED: "an original photo was downloaded through a public link you made",
     Action.CONSENT_GRANTED: "you gave consent to a purpose (which text, when, how)",
     Action.CONSENT_WITHDRAWN: "you withdrew consent",
     Action.CONSENT_EXPIRED: "consent ended because the account was inactive (retention)",
@@ -155,15 +156,19 @@ def privacy_markdown(settings: Settings) -> str:
         "the library works fully without it: upload, timeline, albums, sharing, takeout.",
         "",
         "You consent to one version of a purpose's text. When the text changes, its version "
-        "goes up and your earlier consent no longer counts until you accept the new text. "
-        "Each consent records which text you accepted, when, and how (web, API or command "
+        "goes up and your earlier consent no longer counts until you accept the new text: "
+        "meanwhile no face is processed, searched or shown, and the face data you have waits "
+        "until you accept the new text or withdraw. Each consent records which text you accepted, when, and how (web, API or command "
         "line); you can read them all, and they are in your takeout.",
         "",
         "Withdrawing is one click or one call (`DELETE /api/consent/<purpose>`). Withdrawing "
         "face recognition deletes all of your face templates and face groups at once, in the "
         "same request, and stops face processing that was waiting to run. The names you gave "
         "to people are deleted too, unless you ask to keep them (`?keep_names=true`). Giving "
-        "consent again starts face recognition from scratch.",
+        "consent again starts face recognition from scratch. Should the deletion be "
+        "interrupted (the server stopping half-way, say), a job that runs daily and at every "
+        "start of the server finds face data whose owner no longer consents and deletes it, "
+        "keeping the names only if you asked to.",
         "",
         "### The purposes",
         "",
@@ -222,8 +227,9 @@ def privacy_markdown(settings: Settings) -> str:
         "your consent records, your ledger, and `manifest.sha256` with the SHA-256 of every "
         "file (`sha256sum -c manifest.sha256`). Face templates are left out unless you ask "
         "for them (`?include_templates=true`): they are biometric data, and an archive on a "
-        "laptop is a new place for them to leak from. Making a takeout is written to your "
-        "ledger.",
+        "laptop is a new place for them to leak from. When you do, `faces/templates.json` "
+        "holds each template with the photo and the face it was made from. Making a takeout "
+        "is written to your ledger, with how many templates it holds.",
         "",
         "Another Keepsake server imports the archive (`keepsake import-takeout FILE --user "
         "EMAIL`, or `POST /api/takeout/import`): photos through its normal upload checks, "
@@ -245,9 +251,12 @@ def privacy_markdown(settings: Settings) -> str:
         "longer be read. The security log keeps only that an account, under a random "
         "number, existed and when things happened to it.",
         "",
-        "Administrators can delete accounts too; such an account is disabled at once and "
-        "purged after the grace period unless an administrator cancels. The administrator's "
-        "own ledger records that they did it, naming the deletion, not the account.",
+        "Administrators can delete accounts too (`POST /api/admin/users/<id>/deletion`, or "
+        "`keepsake user delete` on the server); such an account is disabled at once and "
+        "purged after the grace period unless an administrator cancels. An administrator "
+        "can also have it purged at once (`DELETE /api/admin/users/<id>`, `keepsake user "
+        "delete --now`). Either way the purge is the same, and the administrator's own "
+        "ledger records that they did it, naming the deletion, not the account.",
         "",
     ]
     return "\n".join(lines)

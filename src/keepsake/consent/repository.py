@@ -3,7 +3,7 @@ deletions, and the whole-account reads that takeout and the purge need."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -49,8 +49,13 @@ class ConsentRepository:
     def user_by_email(self, s: Session, email: str) -> User | None:
         return s.scalar(select(User).where(User.email == email))
 
-    def set_face_flag(self, s: Session, user_id: str, enabled: bool) -> None:
-        s.execute(update(User).where(User.id == user_id).values(face_recognition_enabled=enabled))
+    def existing_user_ids(self, s: Session, user_ids: Iterable[str]) -> set[str]:
+        wanted = list(user_ids)
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            batch = wanted[start : start + 500]
+            found.update(s.scalars(select(User.id).where(User.id.in_(batch))))
+        return found
 
     def count_active_admins(self, s: Session) -> int:
         query = select(func.count()).where(User.is_admin.is_(True), User.disabled_at.is_(None))
@@ -85,6 +90,31 @@ class ConsentRepository:
             )
         )
         return found is not None
+
+    def users_with_open_consent(
+        self, s: Session, purpose: str, version: int | None = None
+    ) -> list[str]:
+        """Users whose consent to `purpose` is open: to `version`, or to any version."""
+        query = select(ConsentRecord.user_id).where(
+            ConsentRecord.purpose == purpose, ConsentRecord.ended_at.is_(None)
+        )
+        if version is not None:
+            query = query.where(ConsentRecord.version == version)
+        return list(s.scalars(query.order_by(ConsentRecord.user_id)))
+
+    def last_end(self, s: Session, user_id: str, purpose: str) -> LedgerEntry | None:
+        """The ledger entry of the last time consent to `purpose` ended (withdrawn or
+        expired): it says whether the user kept the names."""
+        return s.scalar(
+            select(LedgerEntry)
+            .where(
+                LedgerEntry.user_id == user_id,
+                LedgerEntry.purpose == purpose,
+                LedgerEntry.action.in_(("consent.withdrawn", "consent.expired")),
+            )
+            .order_by(LedgerEntry.seq.desc())
+            .limit(1)
+        )
 
     def open_consents(self, s: Session, user_id: str) -> list[ConsentRecord]:
         return list(

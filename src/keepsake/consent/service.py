@@ -1,23 +1,27 @@
 """Consent per user and purpose: grant, withdraw, the one policy check (`allows`/`require`)
-that every service method and job touching face data asks, and the hooks through which the
-code holding face data deletes it the moment consent ends."""
+that every service method and job touching face data asks, the hooks through which the
+code holding face data deletes it the moment consent ends, and the reconcile job that
+finishes a deletion those hooks did not (a crash after consent ended)."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy.orm import Session
+
 from keepsake.auth.access import Principal, Scope, require_access
 from keepsake.clock import Clock
 from keepsake.consent.errors import ConsentRequired, ConsentTextChanged
-from keepsake.consent.ledger import Action, Ledger, user_actor
+from keepsake.consent.ledger import RECONCILE, Action, Ledger, user_actor
 from keepsake.consent.purposes import PURPOSES, Purpose, PurposeName, purpose_named
 from keepsake.consent.repository import ConsentRepository
 from keepsake.ids import new_id
+from keepsake.jobs.queue import JobResult
 from keepsake.storage.db import Database
 from keepsake.storage.models import ConsentRecord
 
@@ -32,6 +36,9 @@ Via = Literal["web", "api", "cli", "system"]
 WithdrawHook = Callable[[str, bool], int | None]
 # Called with the owner id when consent to a purpose is granted (again): re-index from scratch.
 GrantHook = Callable[[str], object]
+# Called with no arguments: the owners who hold data that a purpose produced (face templates,
+# face groups), so the reconcile job can find data whose owner no longer consents.
+Holders = Callable[[], Iterable[str]]
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,20 @@ class ConsentService:
         self.clock = clock
         self._withdraw_hooks: defaultdict[PurposeName, list[WithdrawHook]] = defaultdict(list)
         self._grant_hooks: defaultdict[PurposeName, list[GrantHook]] = defaultdict(list)
+        self._holders: defaultdict[PurposeName, list[Holders]] = defaultdict(list)
 
     # --- hooks (registered in the composition root) -----------------------------------
 
-    def on_withdraw(self, purpose: str, hook: WithdrawHook) -> None:
-        self._withdraw_hooks[purpose_named(purpose).name].append(hook)
+    def on_withdraw(
+        self, purpose: str, hook: WithdrawHook, *, holders: Holders | None = None
+    ) -> None:
+        """`hook` deletes what `purpose` produced when consent ends; `holders` says who has
+        such data, for the reconcile job (without it, a failed hook is retried only when the
+        user withdraws again)."""
+        name = purpose_named(purpose).name
+        self._withdraw_hooks[name].append(hook)
+        if holders is not None:
+            self._holders[name].append(holders)
 
     def on_grant(self, purpose: str, hook: GrantHook) -> None:
         self._grant_hooks[purpose_named(purpose).name].append(hook)
@@ -83,6 +99,12 @@ class ConsentService:
         current = purpose_named(purpose)
         with self.db.read() as s:
             return self.repo.has_open_consent(s, owner_id, current.name, current.version)
+
+    def owners_allowing(self, purpose: str) -> list[str]:
+        """Every owner `allows` is True for (for jobs that visit each consenting library)."""
+        current = purpose_named(purpose)
+        with self.db.read() as s:
+            return self.repo.users_with_open_consent(s, current.name, current.version)
 
     def require(self, owner_id: str, purpose: str) -> None:
         """`allows`, as the second line of a service method: a 403 problem if not."""
@@ -148,9 +170,6 @@ class ConsentService:
                 granted_by=actor,
             )
             self.repo.add_consent(s, record)
-            if current.name == PurposeName.FACE_RECOGNITION:
-                # Until the faces code asks `allows`, it reads this flag.
-                self.repo.set_face_flag(s, owner_id, True)
             self.ledger.append(
                 s,
                 owner_id,
@@ -195,6 +214,45 @@ class ConsentService:
         )
         return self.run_withdraw_hooks(owner_id, current.name, True, actor)
 
+    def reconcile(self) -> JobResult:
+        """Finish deletions that withdrawal hooks did not (the process died after consent
+        ended, or a hook failed): every owner who still holds data of a purpose without an
+        open consent to it has the hooks run again, keeping the names if they asked to when
+        consent ended. Consent to an older text is still open: processing waits for the
+        user to accept the new text, their data waits with it. Daily, and at start."""
+        failed = False
+        for name, sources in self._holders.items():
+            holding: set[str] = set()
+            for holders in sources:
+                holding.update(holders())
+            if not holding:
+                continue
+            with self.db.read() as s:
+                consenting = set(self.repo.users_with_open_consent(s, name))
+                # Data of deleted accounts is the account purge's to remove.
+                due = sorted(self.repo.existing_user_ids(s, holding - consenting))
+                keep = {owner: self._names_kept(s, owner, name) for owner in due}
+            for owner_id in due:
+                try:
+                    deleted = self.run_withdraw_hooks(owner_id, name, keep[owner_id], RECONCILE)
+                    log.warning(
+                        "reconcile: deleted %s face templates left after consent to %s ended",
+                        deleted,
+                        name,
+                    )
+                except Exception:
+                    log.exception("reconcile: deleting the data of %s failed", name)
+                    failed = True
+        return JobResult.FAILED if failed else JobResult.SUCCESS
+
+    def _names_kept(self, s: Session, owner_id: str, purpose: str) -> bool:
+        """Whether the owner kept the names when consent last ended; yes when unknown (names
+        are not biometric, and a name deleted by mistake cannot be given back)."""
+        entry = self.repo.last_end(s, owner_id, purpose)
+        if entry is None or not entry.detail or "names_kept" not in entry.detail:
+            return True
+        return bool(entry.detail["names_kept"])
+
     def run_withdraw_hooks(
         self, owner_id: str, purpose: str, keep_names: bool, actor: str
     ) -> int | None:
@@ -237,8 +295,6 @@ class ConsentService:
         now = self.clock.now()
         with self.db.write() as s:
             record = self.repo.open_consent(s, owner_id, purpose.name)
-            if purpose.name == PurposeName.FACE_RECOGNITION:
-                self.repo.set_face_flag(s, owner_id, False)
             if record is None:
                 return False
             _end(record, now, via, actor, reason)

@@ -28,7 +28,14 @@ from keepsake.config import Settings
 from keepsake.consent import archive
 from keepsake.consent.errors import InvalidArchive
 from keepsake.consent.facedata import FaceArchive
-from keepsake.consent.ledger import Action, Ledger, canonical_json, timestamp, user_actor
+from keepsake.consent.ledger import (
+    Action,
+    DetailValue,
+    Ledger,
+    canonical_json,
+    timestamp,
+    user_actor,
+)
 from keepsake.consent.purposes import PURPOSES, PurposeName
 from keepsake.consent.repository import ConsentRepository
 from keepsake.consent.service import ConsentService, Via
@@ -157,13 +164,17 @@ class TakeoutService:
                 "display_name": user.display_name,
                 "created_at": timestamp(user.created_at),
             }
+        detail: dict[str, DetailValue] = {"templates": include_templates, "via": via}
+        if include_templates:
+            # Biometric data leaving the server: the entry says how many templates went.
+            detail["template_count"] = self.faces.template_count(owner_id)
         # Recorded before the first byte, so the archive's own ledger shows this export.
         self.ledger.record(
             owner_id,
             user_actor(owner_id),
             Action.TAKEOUT_EXPORTED,
             PurposeName.FACE_RECOGNITION if include_templates else None,
-            detail={"templates": include_templates, "via": via},
+            detail=detail,
         )
         day = self.clock.now().astimezone(UTC).strftime("%Y-%m-%d")
         return Takeout(

@@ -19,7 +19,6 @@ from keepsake.storage.models import (
     FaceIndex,
     FaceRejection,
     Person,
-    User,
 )
 
 
@@ -39,18 +38,15 @@ def _owned(column: InstrumentedAttribute[str], owner_id: str) -> ColumnElement[b
 
 
 class FaceRepository:
-    # --- the consent flag and the per-owner index ----------------------------------------
+    # --- who holds face data, and the per-owner index -------------------------------------
 
-    def face_flag(self, s: Session, owner_id: str) -> bool | None:
-        """The owner's face recognition flag; None when there is no such user."""
-        value = s.scalar(select(User.face_recognition_enabled).where(User.id == owner_id))
-        return None if value is None else bool(value)
-
-    def set_face_flag(self, s: Session, owner_id: str, enabled: bool) -> None:
-        s.execute(update(User).where(User.id == owner_id).values(face_recognition_enabled=enabled))
-
-    def owners_with_faces_on(self, s: Session) -> list[str]:
-        return list(s.scalars(select(User.id).where(User.face_recognition_enabled.is_(True))))
+    def owners_with_face_data(self, s: Session) -> set[str]:
+        """Owners with any face (each may hold a template) or any unnamed person (a face
+        group the clustering made): what a withdrawal of consent deletes. Named people
+        without faces are not face data (withdrawing can keep the names)."""
+        with_faces = select(Face.owner_id).distinct()
+        groups = select(Person.owner_id).where(Person.name.is_(None)).distinct()
+        return set(s.scalars(with_faces)) | set(s.scalars(groups))
 
     def lock_index(self, s: Session, owner_id: str, now: datetime) -> FaceIndex:
         """The owner's face index row, locked until the transaction ends (created if missing):
@@ -163,6 +159,25 @@ class FaceRepository:
             )
             found.update({face_id: bytes(sealed) for face_id, sealed in rows if sealed})
         return found
+
+    def templates_page(
+        self, s: Session, owner_id: str, *, after_id: str, limit: int
+    ) -> list[Face]:
+        """The owner's faces that have a template, by id from `after_id` (keyset pages)."""
+        return list(
+            s.scalars(
+                select(Face)
+                .where(
+                    Face.owner_id == owner_id, Face.embedding.is_not(None), Face.id > after_id
+                )
+                .order_by(Face.id)
+                .limit(limit)
+            )
+        )
+
+    def template_count(self, s: Session, owner_id: str) -> int:
+        query = select(func.count()).where(Face.owner_id == owner_id, Face.embedding.is_not(None))
+        return int(s.scalar(query) or 0)
 
     def face_count(self, s: Session, owner_id: str) -> int:
         return int(s.scalar(select(func.count()).where(Face.owner_id == owner_id)) or 0)

@@ -2,9 +2,10 @@
 naming, merging and correcting them, face search, and face regions in and out (XMP, JSON).
 
 Every method that touches face data starts with the access check (the caller's own data only,
-so another user's face or person is a 404), then the face recognition check (the consent
-switch, `users.face_recognition_enabled`), then the work. Jobs check the switch first and
-return SKIPPED without it. Writes to one owner's faces run one at a time under the lock of
+so another user's face or person is a 404), then the consent check (the consent service's one
+policy check, `allows(owner, "face_recognition")`: consent to the current text of the
+purpose), then the work. Jobs check consent first and return SKIPPED, with a ledger entry,
+without it. Writes to one owner's faces run one at a time under the lock of
 their `face_indexes` row, which also versions the in-memory templates (faces.templates).
 """
 
@@ -41,7 +42,7 @@ from keepsake.jobs.queue import JobQueue, JobResult
 from keepsake.media.cursor import decode_cursor, encode_cursor
 from keepsake.media.service import PREVIEWS, STEP_FACES, STEP_PREVIEW, MediaService
 from keepsake.ml import DetectedFace, is_good_seed
-from keepsake.storage.blobs import BlobStore, blob_key
+from keepsake.storage.blobs import BlobStore, blob_key, owner_of
 from keepsake.storage.db import Database
 from keepsake.storage.models import Asset, Face, FaceIndex, Person
 
@@ -60,6 +61,8 @@ of them would drift with age and light)."""
 CROP_SIZE = 256
 """Long side of a face crop (px): sharp at the 128 px avatars of the people page on 2x screens."""
 LIBRARY_BATCH = 500
+TEMPLATE_EXPORT_PAGE = 500
+"""Templates read (and decrypted) at a time while a takeout streams them."""
 SAVED_TEMPLATES = "face-templates"
 """Blob kind of the sealed copy of an owner's template matrix (a cache, rebuilt when stale)."""
 SAVED_TEMPLATES_SLACK = 0.05
@@ -112,9 +115,14 @@ class _Withdrawn(Protocol):
     def templates_deleted(self) -> int | None: ...
 
 
-class ConsentSwitch(Protocol):
-    """The consent capability, when present: turning face recognition on or off through the
-    faces API records (or ends) consent to the purpose, as its own API does."""
+class FaceConsent(Protocol):
+    """The consent capability (keepsake.consent.service.ConsentService): the one policy
+    check, and turning face recognition on or off through the faces API records (or ends)
+    consent to the purpose, as its own API does."""
+
+    def allows(self, owner_id: str, purpose: str) -> bool: ...
+
+    def owners_allowing(self, purpose: str) -> list[str]: ...
 
     def grant(
         self,
@@ -196,9 +204,9 @@ class FacesService:
         clock: Clock,
         analyzers: AnalyzerProvider,
         *,
+        ledger: FaceLedger,
+        consent: FaceConsent,
         cache: TemplateCache | None = None,
-        ledger: FaceLedger | None = None,
-        consent: ConsentSwitch | None = None,
     ) -> None:
         self.db = db
         self.repo = repo
@@ -220,8 +228,8 @@ class FacesService:
 
     def status(self, principal: Principal) -> FaceStatus:
         owner_id = require_access(principal, Scope.READ)
+        enabled = self._allowed(owner_id)
         with self.db.read() as s:
-            enabled = bool(self.repo.face_flag(s, owner_id))
             return FaceStatus(
                 enabled=enabled,
                 faces=self.repo.face_count(s, owner_id),
@@ -237,24 +245,24 @@ class FacesService:
         """Turn face recognition on (the whole library is then indexed in the background) or
         off (every face, template and face group of the user is deleted in this call; named
         people survive without faces only with `keep_names`)."""
-        owner_id = require_access(principal, Scope.FULL)
+        require_access(principal, Scope.FULL)
         deleted = None
-        if self.consent is not None:
-            # Consent records the grant (with the purpose's current text) and calls back
-            # `start_indexing` or `withdraw_hook`.
-            if enabled:
-                version = purpose_named(PURPOSE).version
-                self.consent.grant(principal, PURPOSE, version, "api")
-            else:
-                withdrawal = self.consent.withdraw(principal, PURPOSE, "api", keep_names=keep_names)
-                deleted = withdrawal.templates_deleted or 0
-        elif enabled:
-            with self.db.write() as s:
-                self.repo.set_face_flag(s, owner_id, True)
-            self.start_indexing(owner_id)
+        # Consent records the grant (with the purpose's current text) and calls back
+        # `start_indexing`, or ends it and calls back `withdraw_hook`.
+        if enabled:
+            version = purpose_named(PURPOSE).version
+            self.consent.grant(principal, PURPOSE, version, "api")
         else:
-            deleted = self.forget_face_data(owner_id, keep_names, actor=f"user:{owner_id}")
+            withdrawal = self.consent.withdraw(principal, PURPOSE, "api", keep_names=keep_names)
+            deleted = withdrawal.templates_deleted or 0
         return FaceStatus(**{**self.status(principal).__dict__, "templates_deleted": deleted})
+
+    def owners_with_face_data(self) -> set[str]:
+        """Who holds faces, face groups or a saved template matrix: for the consent reconcile
+        job, which deletes them for owners who no longer consent."""
+        with self.db.read() as s:
+            owners = self.repo.owners_with_face_data(s)
+        return owners | {owner_of(key) for key in self.blobs.keys(SAVED_TEMPLATES + "/")}
 
     def start_indexing(self, owner_id: str) -> None:
         """Index the owner's whole library in the background (also the consent grant hook)."""
@@ -267,13 +275,14 @@ class FacesService:
     def forget_face_data(
         self, owner_id: str, keep_names: bool = False, *, actor: str | None = JOB_ACTOR
     ) -> int:
-        """Switch face recognition off for the owner and delete, in one transaction, all their
-        faces, templates, rejections and people (named ones kept, empty, with `keep_names`).
-        Returns how many templates were deleted. Also the consent withdrawal hook."""
+        """Delete, in one transaction, all the owner's faces, templates, rejections and people
+        (named ones kept, empty, with `keep_names`), then the saved template matrix. Returns
+        how many templates were deleted. Consent has ended before this runs (it is the
+        withdrawal hook), so nothing is made again: every writer checks consent under the
+        same lock."""
         now = self.clock.now()
         with self.db.write() as s:
             index = self.repo.lock_index(s, owner_id, now)
-            self.repo.set_face_flag(s, owner_id, False)
             deleted = self.repo.delete_face_data(s, owner_id, keep_names=keep_names)
             self.repo.clear_face_steps(s, owner_id, STEP_FACES)
             # Bumped, never reset: a process holding templates of an older version must see
@@ -299,12 +308,11 @@ class FacesService:
             if asset is None or asset.trashed_at is not None:
                 return JobResult.SKIPPED
             owner_id = asset.owner_id
-            enabled = bool(self.repo.face_flag(s, owner_id))
             has_preview = self.repo.is_done(s, asset_id, STEP_PREVIEW)
             done = self.repo.is_done(s, asset_id, STEP_FACES)
             index = self.repo.index_of(s, owner_id)
             indexed_model = index.model_id if index else None
-        if not enabled:
+        if not self._allowed(owner_id):
             self._record_skip(owner_id, asset_id)
             return JobResult.SKIPPED
         if not has_preview:
@@ -351,9 +359,10 @@ class FacesService:
         """Enqueue the face job of every photo of the owner that lacks it."""
         after = ""
         while True:
+            if not self._allowed(owner_id):
+                self._record_skip(owner_id, None)
+                return JobResult.SKIPPED
             with self.db.read() as s:
-                if not self.repo.face_flag(s, owner_id):
-                    return JobResult.SKIPPED
                 batch = self.repo.assets_to_index(
                     s, owner_id, STEP_FACES, STEP_PREVIEW, LIBRARY_BATCH, after=after
                 )
@@ -366,16 +375,14 @@ class FacesService:
     def preview_made(self, owner_id: str, asset_id: str) -> None:
         """Called by the media service when a photo's preview exists: the face job follows,
         for owners who turned face recognition on (others get no face job at all)."""
-        with self.db.read() as s:
-            enabled = self.repo.face_flag(s, owner_id)
-        if enabled:
+        if self._allowed(owner_id):
             self.jobs.enqueue(INDEX_ASSET_JOB, asset_id)
 
     def reconcile(self) -> JobResult:
         """For every owner with face recognition on: move the library to a new face model
         when the engine changed, and enqueue the face job of every photo that lacks it."""
+        owners = self.consent.owners_allowing(PURPOSE)
         with self.db.read() as s:
-            owners = self.repo.owners_with_faces_on(s)
             indexed = {o: (i.model_id if (i := self.repo.index_of(s, o)) else None) for o in owners}
         if not owners:
             return JobResult.SUCCESS
@@ -394,6 +401,7 @@ class FacesService:
             with self._changing(owner_id) as tx:
                 self._switch_model(tx, self.analyzers.model_id)
         except FaceRecognitionOff:
+            self._record_skip(owner_id, None)
             return JobResult.SKIPPED
         self.jobs.enqueue(INDEX_LIBRARY_JOB, owner_id)
         return JobResult.SUCCESS
@@ -404,9 +412,10 @@ class FacesService:
         Computed outside the lock, written under it if nothing changed in between; retried
         otherwise, so a busy library is never blocked for the duration of a clustering."""
         for _ in range(3):
+            if not self._allowed(owner_id):
+                self._record_skip(owner_id, None)
+                return JobResult.SKIPPED
             with self.db.read() as s:
-                if not self.repo.face_flag(s, owner_id):
-                    return JobResult.SKIPPED
                 index = self.repo.index_of(s, owner_id)
                 if index is None:
                     return JobResult.SUCCESS
@@ -421,6 +430,7 @@ class FacesService:
                     self._apply_labels(tx, owner_id, templates, desired, created)
                 return JobResult.SUCCESS
             except FaceRecognitionOff:
+                self._record_skip(owner_id, None)
                 return JobResult.SKIPPED
         self.jobs.enqueue(RECLUSTER_JOB, owner_id)
         return JobResult.SKIPPED
@@ -818,6 +828,8 @@ class FacesService:
         per query face the matching people (mean distance to their closest faces), and the
         photos with a matching face, closest first. Only the owner's templates, of the same
         model as the query, are compared."""
+        if not self._allowed(owner_id):
+            raise FaceRecognitionOff(_OFF)
         with self.db.read() as s:
             index = self.repo.index_of(s, owner_id)
             if index is None or index.model_id not in (None, model_id) or not embeddings:
@@ -885,6 +897,38 @@ class FacesService:
         ]
         return xmp.render(regions, width, height, asset.orientation)
 
+    def export_templates(self, principal: Principal) -> Iterator[dict[str, Any]]:
+        """The caller's face templates, decrypted, one JSON-ready object per face (for a
+        takeout that asks for them), read in pages as the archive is streamed. Consent is not
+        asked: this gives the owner their own data back and processes nothing (templates
+        exist only with consent, and withdrawing deletes them). The takeout ledgers it."""
+        owner_id = require_access(principal, Scope.FULL)
+        after = ""
+        while True:
+            with self.db.read() as s:
+                page = self.repo.templates_page(
+                    s, owner_id, after_id=after, limit=TEMPLATE_EXPORT_PAGE
+                )
+            for face in page:
+                assert face.embedding is not None
+                vector = self._open(owner_id, face.id, face.embedding)
+                yield {
+                    "face_id": face.id,
+                    "asset_id": face.asset_id,
+                    "person_id": face.person_id,
+                    "model_id": face.model_id,
+                    "box": [face.x1, face.y1, face.x2, face.y2],
+                    "embedding": [float(v) for v in vector.tolist()],
+                }
+            if len(page) < TEMPLATE_EXPORT_PAGE:
+                return
+            after = page[-1].id
+
+    def template_count(self, principal: Principal) -> int:
+        owner_id = require_access(principal, Scope.READ)
+        with self.db.read() as s:
+            return self.repo.template_count(s, owner_id)
+
     def import_xmp(self, principal: Principal, asset_id: str, data: bytes) -> tuple[int, int]:
         """Face regions from an XMP sidecar (digiKam, Lightroom, Immich): a region over a face
         already there names that face, others become faces; named regions are assigned to the
@@ -938,7 +982,10 @@ class FacesService:
         after: list[tuple[str, str]] = []
         with self.db.write() as s:
             index = self.repo.lock_index(s, owner_id, now)
-            if not self.repo.face_flag(s, owner_id):
+            # Asked under the lock: a withdrawal ends consent first, then its hook deletes
+            # under this same lock, so a writer either sees consent ended or finishes first
+            # and has its work deleted by the hook.
+            if not self._allowed(owner_id):
                 raise FaceRecognitionOff(_OFF)
             before = index.version
             yield _Tx(s, index, change, after)
@@ -951,8 +998,12 @@ class FacesService:
         for job, arg in after:
             self.jobs.enqueue(job, arg)
 
+    def _allowed(self, owner_id: str) -> bool:
+        """The consent check: consent to the current text of face recognition."""
+        return self.consent.allows(owner_id, PURPOSE)
+
     def _check_on(self, s: Session, owner_id: str) -> FaceIndex | None:
-        if not self.repo.face_flag(s, owner_id):
+        if not self._allowed(owner_id):
             raise FaceRecognitionOff(_OFF)
         return self.repo.index_of(s, owner_id)
 
@@ -1044,9 +1095,9 @@ class FacesService:
         )
         sealed = self.keys.seal(owner_id, out.getvalue(), _SAVED_AD, Purpose.TEMPLATES)
         self.blobs.put(self._saved_key(owner_id), io.BytesIO(sealed))
-        with self.db.read() as s:
-            still_on = self.repo.face_flag(s, owner_id)
-        if not still_on:  # turned off while we saved: the copy must not outlive the rows
+        if not self._allowed(
+            owner_id
+        ):  # turned off while we saved: the copy must not outlive the rows
             self.forget_files(owner_id)
 
     def forget_files(self, owner_id: str) -> None:
@@ -1438,8 +1489,7 @@ class FacesService:
         object_ids: Sequence[str],
         detail: Mapping[str, DetailValue] | None = None,
     ) -> None:
-        if self.ledger is not None:
-            self.ledger.append(s, owner_id, actor, action, PURPOSE, list(object_ids)[:1000], detail)
+        self.ledger.append(s, owner_id, actor, action, PURPOSE, list(object_ids)[:1000], detail)
 
     def _record_now(
         self,
@@ -1449,12 +1499,12 @@ class FacesService:
         object_ids: Sequence[str],
         detail: Mapping[str, DetailValue] | None = None,
     ) -> None:
-        if self.ledger is not None:
-            with self.db.write() as s:
-                self._record(s, owner_id, actor, action, object_ids, detail)
+        with self.db.write() as s:
+            self._record(s, owner_id, actor, action, object_ids, detail)
 
-    def _record_skip(self, owner_id: str, asset_id: str) -> None:
-        self._record_now(owner_id, JOB_ACTOR, ACTION_SKIPPED, [asset_id])
+    def _record_skip(self, owner_id: str, asset_id: str | None) -> None:
+        """A job found no consent: it did nothing, and the owner's ledger says so."""
+        self._record_now(owner_id, JOB_ACTOR, ACTION_SKIPPED, [asset_id] if asset_id else [])
 
 
 _OFF = "Face recognition is off for your account; turn it on in your settings first."

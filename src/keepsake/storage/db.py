@@ -2,7 +2,8 @@
 
 Reads run on pooled connections; every write goes through `Database.write()`, which on
 SQLite holds one process-wide lock so writers queue in Python instead of failing with
-"database is locked"."""
+"database is locked". A write opened inside another on the same thread would wait for that
+lock forever: it is refused at once instead (`NestedWriteError`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Marks a session that `Database.write()` opened (in `Session.info`), for code that must be
+# handed a write transaction rather than a read session (the ledger's `append`).
+WRITE_SESSION = "keepsake.write"
+
+
+class NestedWriteError(RuntimeError):
+    """A write transaction was opened inside another on the same thread. On SQLite (one
+    writer) it would deadlock; do the work in the outer transaction instead."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -51,6 +60,12 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
         self._write_lock = threading.Lock()
+        self._writing = threading.local()
+
+    @property
+    def in_write(self) -> bool:
+        """Whether this thread is inside a `write()` block."""
+        return bool(getattr(self._writing, "depth", 0))
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -61,13 +76,27 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session whose work is committed when the block ends, or rolled back on error."""
-        if self.is_sqlite:
-            with self._write_lock, self._write_sessions() as session, session.begin():
-                yield session
-        else:
-            with self._write_sessions() as session, session.begin():
-                yield session
+        """A session whose work is committed when the block ends, or rolled back on error.
+        On SQLite, opening one inside another on the same thread raises `NestedWriteError`
+        (it would wait for its own lock forever)."""
+        if self.is_sqlite and self.in_write:
+            raise NestedWriteError(
+                "db.write() inside db.write() on one thread: SQLite has one writer, so this "
+                "would wait for itself forever; use the outer transaction's session."
+            )
+        depth = getattr(self._writing, "depth", 0)
+        self._writing.depth = depth + 1
+        try:
+            if self.is_sqlite:
+                with self._write_lock, self._write_sessions() as session, session.begin():
+                    session.info[WRITE_SESSION] = True
+                    yield session
+            else:
+                with self._write_sessions() as session, session.begin():
+                    session.info[WRITE_SESSION] = True
+                    yield session
+        finally:
+            self._writing.depth = depth
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision."""

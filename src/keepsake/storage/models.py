@@ -71,7 +71,6 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     quota_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     usage_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
-    face_recognition_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The user's data key wrapped by the master key (crypto.keys.wrap); deleting the row
