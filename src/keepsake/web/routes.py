@@ -27,6 +27,7 @@ from keepsake.api.deps import ContainerDep, optional_principal
 from keepsake.auth.access import Principal, require_admin
 from keepsake.errors import KeepsakeError, Unauthorized
 from keepsake.faces.service import PURPOSE as FACES_PURPOSE
+from keepsake.jobs.service import RECENT as JOBS_RECENT
 from keepsake.media.schemas import AssetOut, TimelinePage
 from keepsake.storage.models import Asset, User
 from keepsake.web.repository import WebRepository
@@ -48,6 +49,12 @@ PRELOAD_THUMBNAILS = 24
 # The largest UTC offset in use (UTC+14): local months are asked for with bounds this wide.
 MAX_UTC_OFFSET = timedelta(hours=14)
 HTML_CACHE = "private, no-cache"
+# A person's page lists their best faces to move or remove, up to this many (a screenful
+# or two of 96 px crops; the rest are reached by fixing these first, or from the viewer).
+FACES_SHOWN = 300
+# "Is this X?" on a person's page: unassigned faces scanned for suggestions, and shown.
+REVIEW_SCAN = 500
+REVIEW_SHOWN = 12
 STATIC_IMMUTABLE = "public, max-age=31536000, immutable"
 
 router = APIRouter(include_in_schema=False)
@@ -392,6 +399,16 @@ def person_page(
     person_id: str, request: Request, principal: PagePrincipal, c: ContainerDep, pages: PagesDep
 ) -> HTMLResponse:
     page = c.faces.person(principal, person_id, limit=1)
+    faces = c.faces.person_faces(principal, person_id)
+    others = [
+        p for p in c.faces.people(principal, include_hidden=True) if p.person.id != person_id
+    ]
+    # "Is this X?": the unassigned faces whose closest person is this one.
+    review = [
+        v
+        for v in c.faces.unassigned(principal, limit=REVIEW_SCAN)
+        if v.suggestion and v.suggestion[0] == person_id
+    ][:REVIEW_SHOWN]
     return _render(
         request,
         pages,
@@ -402,6 +419,10 @@ def person_page(
         person=page.summary.person,
         cover=page.summary.cover_face_id,
         photo_count=page.photo_count,
+        face_count=len(faces),
+        faces=faces[:FACES_SHOWN],
+        others=others,
+        review=review,
     )
 
 
@@ -438,7 +459,8 @@ def admin_page(
         title="Administration",
         nav="admin",
         users=c.auth.list_users(principal),
-        pending_jobs=c.jobs.pending(),
+        jobs=c.job_runs.overview(principal),
+        recent_hours=int(JOBS_RECENT.total_seconds() // 3600),
         job_workers=c.settings.job_workers,
     )
 

@@ -1,4 +1,4 @@
-/* Administration: adding accounts and setting quotas. */
+/* Administration: adding accounts, setting quotas, and retrying failed background jobs. */
 (function () {
   'use strict';
 
@@ -39,6 +39,28 @@
       await KS.api('POST', `/api/admin/users/${button.dataset.user}/${disable ? 'disable' : 'enable'}`);
       location.reload();
     } catch (err) {
+      KS.toast(KS.describe(err), { error: true });
+    }
+  });
+
+  // --- failed jobs ------------------------------------------------------------------------
+
+  document.addEventListener('click', async (event) => {
+    const button = event.target instanceof Element ? event.target.closest('[data-retry]') : null;
+    if (!button) return;
+    button.disabled = true;
+    try {
+      const run = await KS.api('POST', `/api/admin/jobs/${button.dataset.retry}/retry`);
+      const outcome = {
+        succeeded: 'it ran and succeeded',
+        skipped: 'it ran and had nothing to do',
+        failed: 'it failed again',
+        running: 'it is running',
+      }[run.state] || 'it is queued';
+      sessionStorage.setItem('ks-flash', `Retried ${run.name}: ${outcome}.`);
+      location.reload();
+    } catch (err) {
+      button.disabled = false;
       KS.toast(KS.describe(err), { error: true });
     }
   });

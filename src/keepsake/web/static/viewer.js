@@ -1,6 +1,7 @@
 /* The photo viewer: arrows walk the list the photo was opened from (each step replaces
    this history entry, so Back and Esc return to the grid at once), zoom and pan, the
-   details panel, favourite, download and trash. */
+   details panel, favourite, download and trash; the people in the photo (name, correct,
+   "not them") and drawing a face detection missed, by mouse or keyboard. */
 (function () {
   'use strict';
 
@@ -113,7 +114,9 @@
 
   document.getElementById('zoom-in').addEventListener('click', () => step(1));
   document.getElementById('zoom-out').addEventListener('click', () => step(-1));
-  frame.addEventListener('dblclick', () => setZoom(zoom > 1 ? 1 : 2));
+  frame.addEventListener('dblclick', () => {
+    if (!stage.classList.contains('drawing')) setZoom(zoom > 1 ? 1 : 2);
+  });
   stage.addEventListener('wheel', (event) => {
     event.preventDefault();
     setZoom(zoom * (event.deltaY < 0 ? 1.2 : 1 / 1.2));
@@ -164,7 +167,40 @@
   new ResizeObserver(fit).observe(stage);
 
   const boxes = document.getElementById('face-boxes');
-  for (const item of document.querySelectorAll('.face-item')) {
+  const items = [...document.querySelectorAll('.face-item')];
+
+  // Names for the "Who is this?" fields: the user's people (only asked for when faces are on).
+  let people = [];
+  if (document.getElementById('people-names')) {
+    KS.api('GET', '/api/people?include_hidden=true').then((list) => {
+      people = list;
+      document.getElementById('people-names').replaceChildren(...list.filter((p) => p.name).map((p) => {
+        const option = document.createElement('option');
+        option.value = p.name;
+        return option;
+      }));
+    }).catch(() => { /* names are a convenience; typing still works */ });
+  }
+
+  function reloadWith(message) {
+    sessionStorage.setItem('ks-flash', message);
+    location.replace(location.href);
+  }
+
+  /** Name a face: an existing person by that name gets it; a face of an unnamed group names
+      the whole group; otherwise the face goes to a new person of that name. */
+  async function nameFace(item, name) {
+    const same = people.find((p) => p.name && p.name.toLowerCase() === name.toLowerCase());
+    if (same) {
+      await KS.api('PUT', `/api/faces/${item.dataset.face}/person`, { person_id: same.id });
+    } else if (item.dataset.person && !item.dataset.name) {
+      await KS.api('PATCH', `/api/people/${item.dataset.person}`, { name });
+    } else {
+      await KS.api('PUT', `/api/faces/${item.dataset.face}/person`, { name });
+    }
+  }
+
+  for (const item of items) {
     const [x1, y1, x2, y2] = item.dataset.box.split(',').map(Number);
     if (!naturalW || !naturalH) break;
     const box = document.createElement('div');
@@ -182,19 +218,32 @@
     item.addEventListener('mouseleave', () => highlight(false));
     item.addEventListener('focusin', () => highlight(true));
     item.addEventListener('focusout', () => highlight(false));
+  }
 
+  for (const item of items) {
     const form = item.querySelector('.name-face');
-    if (form) {
-      form.addEventListener('submit', async (event) => {
-        event.preventDefault();
-        const name = form.elements.namedItem('name').value.trim();
-        if (!name) return;
-        try {
-          await KS.api('PUT', `/api/faces/${item.dataset.face}/person`, { name });
-          location.replace(location.href);
-        } catch (err) {
-          KS.toast(KS.describe(err), { error: true });
-        }
+    const input = form.elements.namedItem('name');
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const name = input.value.trim();
+      if (!name) {
+        KS.toast('Type a name first.', { error: true });
+        input.focus();
+        return;
+      }
+      try {
+        await nameFace(item, name);
+        reloadWith(`Saved: this is ${name}.`);
+      } catch (err) {
+        KS.toast(KS.describe(err), { error: true });
+      }
+    });
+    const change = item.querySelector('[data-change]');
+    if (change) {
+      change.addEventListener('click', () => {
+        form.hidden = !form.hidden;
+        change.setAttribute('aria-expanded', form.hidden ? 'false' : 'true');
+        if (!form.hidden) input.focus();
       });
     }
     const not = item.querySelector('[data-not]');
@@ -202,12 +251,147 @@
       not.addEventListener('click', async () => {
         try {
           await KS.api('DELETE', `/api/people/${not.dataset.not}/faces/${item.dataset.face}`);
-          location.replace(location.href);
+          reloadWith(`Noted: not ${item.dataset.name}.`);
         } catch (err) {
           KS.toast(KS.describe(err), { error: true });
         }
       });
     }
+  }
+
+  // --- drawing a face detection missed ----------------------------------------------------
+
+  // The box is kept in fractions of the photo, so it follows the zoom and the window size;
+  // it is sent in the photo's pixels. Mouse or touch: drag over the face. Keyboard: the box
+  // starts in the middle; arrows move it, Shift and arrows resize it, Enter saves.
+  const drawButton = document.getElementById('draw-face');
+  const layer = document.getElementById('draw-layer');
+  const draft = document.getElementById('draft-box');
+  const panel = document.getElementById('new-face');
+  let drawing = false;
+  let rect = null;
+  const MIN = 0.02; // the smallest box: 2% of the photo's side
+  const STEP = 0.01;
+
+  function placeDraft() {
+    draft.style.left = `${rect.x * 100}%`;
+    draft.style.top = `${rect.y * 100}%`;
+    draft.style.width = `${rect.w * 100}%`;
+    draft.style.height = `${rect.h * 100}%`;
+    const pct = (v) => Math.round(v * 100);
+    document.getElementById('draw-where').textContent =
+      `Box ${pct(rect.x)}% from the left, ${pct(rect.y)}% from the top, ${pct(rect.w)}% wide, ${pct(rect.h)}% high.`;
+  }
+
+  function setDrawing(on) {
+    drawing = on;
+    stage.classList.toggle('drawing', on);
+    panel.hidden = !on;
+    draft.hidden = !on;
+    drawButton.setAttribute('aria-expanded', on ? 'true' : 'false');
+    if (on) {
+      if (zoom > 1) setZoom(1);
+      const side = 0.25 * Math.min(1, naturalH / naturalW);
+      rect = { x: 0.5 - side / 2, y: 0.5 - (side * naturalW / naturalH) / 2, w: side, h: (side * naturalW) / naturalH };
+      placeDraft();
+      document.getElementById('new-face-error').textContent = '';
+      draft.focus();
+    } else {
+      drawButton.focus();
+    }
+  }
+
+  if (drawButton && layer && naturalW && naturalH) {
+    drawButton.addEventListener('click', () => setDrawing(!drawing));
+    document.getElementById('new-face-cancel').addEventListener('click', () => setDrawing(false));
+
+    let start = null;
+    const at = (event) => {
+      const r = layer.getBoundingClientRect();
+      return {
+        x: Math.max(0, Math.min(1, (event.clientX - r.left) / r.width)),
+        y: Math.max(0, Math.min(1, (event.clientY - r.top) / r.height)),
+      };
+    };
+    layer.addEventListener('pointerdown', (event) => {
+      if (!drawing) return;
+      event.stopPropagation(); // not a pan or a swipe
+      event.preventDefault();
+      start = at(event);
+      layer.setPointerCapture(event.pointerId);
+    });
+    layer.addEventListener('pointermove', (event) => {
+      if (!start) return;
+      const p = at(event);
+      const next = { x: Math.min(start.x, p.x), y: Math.min(start.y, p.y), w: Math.abs(p.x - start.x), h: Math.abs(p.y - start.y) };
+      if (next.w >= MIN / 2 && next.h >= MIN / 2) {
+        rect = next;
+        placeDraft();
+      }
+    });
+    const finish = () => {
+      if (!start) return;
+      start = null;
+      rect.w = Math.max(rect.w, MIN);
+      rect.h = Math.max(rect.h, MIN);
+      placeDraft();
+      document.getElementById('new-face-name').focus();
+    };
+    layer.addEventListener('pointerup', finish);
+    layer.addEventListener('pointercancel', finish);
+
+    draft.addEventListener('keydown', (event) => {
+      const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        setDrawing(false);
+        return;
+      }
+      if (event.key === 'Enter') {
+        event.preventDefault();
+        document.getElementById('new-face-form').requestSubmit();
+        return;
+      }
+      const move = moves[event.key];
+      if (!move) return;
+      event.preventDefault();
+      const [dx, dy] = move;
+      if (event.shiftKey) {
+        rect.w = Math.max(MIN, Math.min(1 - rect.x, rect.w + dx * STEP));
+        rect.h = Math.max(MIN, Math.min(1 - rect.y, rect.h + dy * STEP));
+      } else {
+        rect.x = Math.max(0, Math.min(1 - rect.w, rect.x + dx * STEP));
+        rect.y = Math.max(0, Math.min(1 - rect.h, rect.y + dy * STEP));
+      }
+      placeDraft();
+    });
+
+    document.getElementById('new-face-form').addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const name = document.getElementById('new-face-name').value.trim();
+      const box = {
+        x1: Math.round(rect.x * naturalW),
+        y1: Math.round(rect.y * naturalH),
+        x2: Math.round(Math.min(1, rect.x + rect.w) * naturalW),
+        y2: Math.round(Math.min(1, rect.y + rect.h) * naturalH),
+      };
+      const body = { box };
+      const same = name && people.find((p) => p.name && p.name.toLowerCase() === name.toLowerCase());
+      if (same) body.person_id = same.id;
+      else if (name) body.name = name;
+      try {
+        await KS.api('POST', `/api/assets/${d.asset}/faces`, body);
+        reloadWith(name ? `Face added: ${name}.` : 'Face added.');
+      } catch (err) {
+        document.getElementById('new-face-error').textContent = KS.describe(err);
+      }
+    });
+  }
+
+  const flash = sessionStorage.getItem('ks-flash');
+  if (flash) {
+    sessionStorage.removeItem('ks-flash');
+    KS.toast(flash);
   }
 
   // --- details panel ------------------------------------------------------------------
@@ -271,6 +455,7 @@
   document.addEventListener('keydown', (event) => {
     if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
     if (document.querySelector('dialog[open]')) return;
+    if (stage.classList.contains('drawing')) return; // the draft box has its own keys
     const t = event.target;
     if (t instanceof HTMLElement && (t.isContentEditable || ['INPUT', 'SELECT', 'TEXTAREA'].includes(t.tagName))) return;
     switch (event.key) {
