@@ -120,6 +120,7 @@ def test_share_an_album_with_a_user_who_finds_it_under_sharing(
         check_accessibility(other, "Sharing page, member")
         other.goto("/albums")
         other.get_by_role("heading", name="Shared with you").wait_for()
+        check_accessibility(other, "albums with one shared with me")
         other.get_by_role("link", name=re.compile("Holiday")).click()
         other.wait_for_url(f"**/shared/albums/{album_id}")
         wait_for_thumbnails(other, 3)
@@ -355,6 +356,7 @@ def test_partner_sharing_from_the_sharing_page(
     page.get_by_label("Partner's email").fill(grace.email)
     page.get_by_role("button", name="Share my timeline").click()
     page.locator("#partner-status").get_by_text("Grace Hopper").wait_for()
+    check_accessibility(page, "Sharing page, sharing the timeline")
     outgoing, _ = container.sharing.partner_status(user.principal)
     assert outgoing is not None and outgoing.partner.id == grace.id
 

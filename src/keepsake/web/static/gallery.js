@@ -53,9 +53,8 @@
     }
 
     append(items) {
-      const start = this.items.length;
       this.items.push(...items);
-      this.tiles.append(...items.map((item, i) => this.tile(item, start + i)));
+      this.tiles.append(...items.map((item) => this.tile(item)));
       this.relabel();
       this.layout();
     }
@@ -67,7 +66,7 @@
       });
     }
 
-    tile(item, index) {
+    tile(item) {
       const el = document.createElement('div');
       el.className = 'tile';
       el.setAttribute('role', 'listitem');
@@ -93,7 +92,6 @@
         span.setAttribute('aria-hidden', 'true');
         el.append(span);
       }
-      el.dataset.index = String(index);
       return el;
     }
 
