@@ -1,5 +1,5 @@
-"""Settings (storage, API keys) and administration (accounts, quotas, jobs); the People
-placeholder; administrators only on the admin page."""
+"""Settings (storage, API keys) and administration (accounts, quotas, the job queue with
+its failures and retry); administrators only on the admin page."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from keepsake.app import Container
+from keepsake.jobs.queue import JobResult
 from tests.web.browser import (
     PASSWORD,
     LibraryUser,
@@ -49,7 +50,7 @@ def test_admin_adds_an_account_and_sets_a_quota(
 ) -> None:
     page.goto("/admin")
     check_accessibility(page, "admin")
-    assert "waiting" in page.locator("#jobs-pending").inner_text()
+    expect(page.get_by_role("region", name="Background jobs")).to_contain_text("Waiting")
     page.get_by_label("Email").fill("bob@example.org")
     page.get_by_label("First password").fill("short")
     page.get_by_role("button", name="Add account").click()
@@ -87,3 +88,35 @@ def test_members_are_kept_out_of_administration(
         assert page.get_by_role("link", name="Administration").count() == 0
     finally:
         ctx.close()
+
+
+def test_admin_sees_a_failed_job_with_its_error_and_retries_it_from_the_keyboard(
+    page: Any, user: LibraryUser, container: Container, tmp_path: Path
+) -> None:
+    add_photos(container, user, tmp_path, [utc(2024, 5, 17, 10)])  # one derive job, done
+    broken = {"disk": True}
+
+    def export(name: str) -> JobResult:
+        if broken["disk"]:
+            raise OSError(f"No space left on device while writing {name}")
+        return JobResult.SUCCESS
+
+    container.jobs.register("test.export", export, retries=0)
+    container.jobs.enqueue("test.export", "archive-7")
+    page.goto("/admin")
+    jobs = page.get_by_role("region", name="Background jobs")
+    expect(jobs.locator("#jobs-failed")).to_have_text("1")
+    expect(jobs.locator("#jobs-done")).to_have_text("1")
+    failures = page.get_by_role("table", name="Failed jobs")
+    row = failures.get_by_role("row").filter(has_text="test.export")
+    expect(row).to_contain_text("archive-7")
+    expect(row).to_contain_text("OSError: No space left on device while writing archive-7")
+    check_accessibility(page, "admin with a failed job")
+
+    broken["disk"] = False
+    row.get_by_role("button", name=re.compile("^Retry test.export")).focus()
+    page.keyboard.press("Enter")
+    page.get_by_text("Retried test.export: it ran and succeeded.").wait_for()
+    expect(page.locator("#jobs-failed")).to_have_text("0")
+    expect(page.locator("#jobs-done")).to_have_text("2")
+    expect(page.get_by_text("No job has failed.")).to_be_visible()

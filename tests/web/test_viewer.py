@@ -1,13 +1,23 @@
 """The photo viewer: opened from the timeline, arrows and Esc, zoom, the details panel,
-favourite from the keyboard and the original downloaded byte for byte."""
+favourite from the keyboard, the original downloaded byte for byte, and the people in a
+photo: correcting who a face is, and drawing a face detection missed (mouse and keyboard).
+Faces come from the fake engine of the faces tests (coloured squares)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from keepsake.app import Container
+import pytest
+from playwright.sync_api import expect
+
+from keepsake.app import Container, build_container
+from keepsake.clock import ManualClock
+from keepsake.storage.models import Face
+from tests.conftest import make_settings
+from tests.faces.conftest import fake_analyzer, photo
 from tests.web.browser import (
     LibraryUser,
     add_file,
@@ -17,6 +27,15 @@ from tests.web.browser import (
     utc,
     wait_for_thumbnails,
 )
+
+
+@pytest.fixture
+def container(tmp_path: Path, database_url: str, clock: ManualClock) -> Iterator[Container]:
+    c = build_container(
+        make_settings(tmp_path / "data", database_url), clock=clock, face_analyzer=fake_analyzer()
+    )
+    yield c
+    c.close()
 
 
 def test_viewer_opens_from_the_timeline_and_walks_it_with_the_keyboard(
@@ -109,3 +128,75 @@ def test_delete_from_the_viewer_moves_on_and_restore_from_trash_viewer(
     page.get_by_role("button", name="Restore from the trash").click()
     page.wait_for_url(re.compile(r"/trash$"))
     assert container.media.list_trash(user.principal) == []
+
+
+def _manual_faces(container: Container, asset_id: str) -> list[Face]:
+    with container.db.read() as s:
+        return list(s.query(Face).filter(Face.asset_id == asset_id, Face.source == "manual").all())
+
+
+def test_draw_a_missed_face_with_the_keyboard_and_the_mouse_then_correct_it(
+    page: Any, user: LibraryUser, container: Container, tmp_path: Path
+) -> None:
+    shot = add_file(container, user, tmp_path, "party.jpg", photo("anna", size=(800, 600)))
+    container.faces.set_enabled(user.principal, True)
+    page.goto(f"/photos/{shot.id}")
+    page.wait_for_function("() => document.getElementById('photo').naturalWidth > 0")
+    people_here = page.get_by_role("list", name="People in this photo")
+    expect(people_here.locator(".face-item")).to_have_count(1)
+
+    # Keyboard: the box starts in the middle; arrows move it, Shift and arrows resize it.
+    page.get_by_role("button", name="Add a face that was missed").focus()
+    page.keyboard.press("Enter")
+    box = page.get_by_role("group", name="New face box")
+    expect(box).to_be_focused()
+    check_accessibility(page, "viewer, drawing a face")
+    for _ in range(10):
+        page.keyboard.press("ArrowLeft")
+    for _ in range(5):
+        page.keyboard.press("Shift+ArrowRight")
+    expect(page.locator("#draw-where")).to_have_text(
+        "Box 31% from the left, 38% from the top, 24% wide, 25% high."
+    )
+    page.keyboard.press("Escape")  # leaves drawing, not the photo
+    assert "/photos/" in page.url
+    expect(box).to_be_hidden()
+    page.get_by_role("button", name="Add a face that was missed").click()
+    for _ in range(10):
+        page.keyboard.press("ArrowLeft")
+    for _ in range(5):
+        page.keyboard.press("Shift+ArrowRight")
+    page.get_by_label("Whose face is in the box? (optional)").fill("Dora")
+    page.keyboard.press("Enter")
+    page.get_by_text("Face added: Dora.").wait_for()
+    [drawn] = _manual_faces(container, shot.id)
+    # 800 x 600: a box 18.75% of the width (25% of the height) in the middle, moved left
+    # by 10% and widened by 5%.
+    assert (drawn.x1, drawn.y1, drawn.x2, drawn.y2) == pytest.approx((245, 225, 435, 375), abs=1)
+    expect(people_here.get_by_role("link", name="Dora")).to_be_visible()
+
+    # Mouse: drag over the face.
+    page.get_by_role("button", name="Add a face that was missed").click()
+    layer = page.locator("#draw-layer").bounding_box()
+    assert layer
+    page.mouse.move(layer["x"] + 0.1 * layer["width"], layer["y"] + 0.1 * layer["height"])
+    page.mouse.down()
+    page.mouse.move(layer["x"] + 0.3 * layer["width"], layer["y"] + 0.4 * layer["height"], steps=5)
+    page.mouse.up()
+    expect(page.get_by_label("Whose face is in the box? (optional)")).to_be_focused()
+    page.get_by_role("button", name="Save the face").click()
+    page.get_by_text("Face added.", exact=True).wait_for()
+    boxes = sorted((f.x1, f.y1, f.x2, f.y2) for f in _manual_faces(container, shot.id))
+    assert len(boxes) == 2
+    assert boxes[0] == pytest.approx((80, 60, 240, 240), abs=6)
+    expect(people_here.locator(".face-item")).to_have_count(3)
+
+    # Correct Dora: she is Eve.
+    dora = people_here.locator(".face-item", has=page.get_by_role("link", name="Dora"))
+    dora.get_by_role("button", name=re.compile("^Change")).click()
+    dora.get_by_label("Who is this instead?").fill("Eve")
+    dora.get_by_label("Who is this instead?").press("Enter")
+    page.get_by_text("Saved: this is Eve.").wait_for()
+    expect(people_here.get_by_role("link", name="Eve")).to_be_visible()
+    expect(people_here.get_by_role("link", name="Dora")).to_have_count(0)
+    check_accessibility(page, "viewer after corrections")

@@ -400,9 +400,8 @@ def person_page(
 ) -> HTMLResponse:
     page = c.faces.person(principal, person_id, limit=1)
     faces = c.faces.person_faces(principal, person_id)
-    others = [
-        p for p in c.faces.people(principal, include_hidden=True) if p.person.id != person_id
-    ]
+    everyone = c.faces.people(principal, include_hidden=True)
+    others = [p for p in everyone if p.person.id != person_id]
     # "Is this X?": the unassigned faces whose closest person is this one.
     review = [
         v
