@@ -16,8 +16,9 @@ from keepsake.app import Container
 from keepsake.clock import ManualClock
 from keepsake.consent.jobs import PURGE_ACCOUNTS_JOB
 from keepsake.ids import token_hash
-from keepsake.storage.models import Asset
+from keepsake.storage.models import Asset, Face, Person
 from tests.consent.conftest import FakeFaces, fill_library
+from tests.faces.conftest import IDENTITY, photo
 from tests.helpers import Account, jpeg_bytes, new_account, upload
 
 pytestmark = pytest.mark.postgres
@@ -163,6 +164,30 @@ def test_deletion_leaves_nothing_that_identifies_the_account(
     client.delete(f"/api/assets/{asset_ids[2]}", headers=leaver.headers)
     client.put("/api/consent/face_recognition", json={"version": 1}, headers=leaver.headers)
     faces.templates[leaver.id] = [b"robert-face-template" * 8]
+    # Real face data too (the fake engine reads coloured squares as faces): sealed templates,
+    # face groups, a named person, a saved template matrix.
+    with_faces = upload(client, leaver, photo("anna", "ben", seed=280), "robert-faces.jpg")
+    face_asset = with_faces.json()["asset"]["id"]
+    found = client.get(f"/api/assets/{face_asset}/faces", headers=leaver.headers).json()
+    assert len(found) == 2, found
+    r = client.put(
+        f"/api/faces/{found[0]['id']}/person",
+        json={"name": "robert-private-person"},
+        headers=leaver.headers,
+    )
+    assert r.status_code == 200, r.text
+    container.faces.cache.drop(leaver.id)
+    container.faces.match_faces(leaver.id, [IDENTITY["anna"]], "fake-1")  # saves the matrix
+    assert list(container.blobs.keys(f"face-templates/{leaver.id}/"))
+    with container.db.read() as s:
+        sealed = [
+            (face_id, bytes(template))
+            for face_id, template in s.execute(
+                select(Face.id, Face.embedding).where(Face.owner_id == leaver.id)
+            )
+        ]
+        person_ids = list(s.scalars(select(Person.id).where(Person.owner_id == leaver.id)))
+    assert len(sealed) == 2 and person_ids
     key_id = client.post("/api/api-keys", json={"name": "phone"}, headers=leaver.headers).json()[
         "id"
     ]
@@ -182,7 +207,13 @@ def test_deletion_leaves_nothing_that_identifies_the_account(
         },
     )
     with container.db.read() as s:
-        keyed = list(s.scalars(select(Asset.checksum_key).where(Asset.owner_id == leaver.id)))
+        keyed = list(
+            s.scalars(
+                select(Asset.checksum_key).where(
+                    Asset.owner_id == leaver.id, Asset.id != face_asset
+                )
+            )
+        )
         assert len(keyed) == 3
 
     assert _delete_me(client, leaver, "a wrong password first").status_code == 403  # type: ignore[attr-defined]
@@ -209,6 +240,13 @@ def test_deletion_leaves_nothing_that_identifies_the_account(
         middle = len(data) // 2
         identifiers[f"file bytes {i}"] = data[middle : middle + 48]
     identifiers["unfinished upload bytes"] = unfinished[100:148]
+    identifiers["photo with faces"] = face_asset.encode()
+    identifiers["person name"] = b"robert-private-person"
+    for face_id, template in sealed:
+        identifiers[f"face id {face_id}"] = face_id.encode()
+        identifiers[f"sealed template {face_id}"] = template[len(template) // 2 :][:48]
+    for person_id in person_ids:
+        identifiers[f"person id {person_id}"] = person_id.encode()
 
     # Every file of the installation: the data directory and the database files.
     found = []

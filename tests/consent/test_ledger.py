@@ -18,6 +18,7 @@ from keepsake.app import Container
 from keepsake.cli.main import app as cli
 from keepsake.clock import ManualClock
 from keepsake.consent.ledger import GENESIS, Action, canonical_json, user_actor
+from keepsake.storage.db import NestedWriteError
 from keepsake.storage.models import LedgerEntry
 from tests.consent.conftest import cli_env
 from tests.helpers import Account, new_account
@@ -78,6 +79,29 @@ def test_entries_never_carry_content(container: Container, alice: Account) -> No
         container.ledger.record(alice.id, "user", "faces.indexed", object_ids=["x"] * 1001)
     with pytest.raises(ValueError):
         container.ledger.record(alice.id, "user", "faces.indexed", purpose="advertising")
+    with pytest.raises(ValueError, match="not a valid Action"):
+        container.ledger.record(alice.id, "user", "faces.sold")  # no text explains it
+
+
+def test_recording_inside_a_write_transaction_is_refused_not_a_deadlock(
+    container: Container, alice: Account
+) -> None:
+    """On SQLite (one writer) `record` inside `db.write()` used to wait for itself forever;
+    it is refused on every database, and `append` takes only a write transaction's session."""
+    before = container.ledger.verify_chain(alice.id).entries
+    with pytest.raises(NestedWriteError), container.db.write():
+        container.ledger.record(alice.id, "user", Action.FACE_SEARCH)
+    with pytest.raises(TypeError, match=r"db\.write"), container.db.read() as s:
+        container.ledger.append(s, alice.id, "user", Action.FACE_SEARCH)
+    if container.db.is_sqlite:
+        with pytest.raises(NestedWriteError), container.db.write(), container.db.write():
+            pass
+    with container.db.write() as s:
+        container.ledger.append(s, alice.id, user_actor(alice.id), Action.FACE_SEARCH)
+    result = container.ledger.verify_chain(alice.id)
+    assert result.ok and result.entries == before + 1, "only the append in the transaction"
+    container.ledger.record(alice.id, user_actor(alice.id), Action.FACE_SEARCH)  # on its own
+    assert container.ledger.verify_chain(alice.id).entries == before + 2
 
 
 @pytest.mark.parametrize("tamper", ["edit", "remove-middle", "remove-last", "forge-hash"])

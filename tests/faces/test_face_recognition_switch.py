@@ -3,15 +3,38 @@ library, turning it off deletes every face of the user at once, jobs without it 
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import MetaData, insert, inspect, select
 
 from keepsake.app import Container
+from keepsake.auth.access import Principal, Scope
+from keepsake.consent import purposes as purposes_module
+from keepsake.consent.purposes import PURPOSES, Purpose, PurposeName
+from keepsake.faces.errors import FaceRecognitionOff
 from keepsake.faces.jobs import INDEX_ASSET_JOB
 from keepsake.jobs.queue import JobResult
 from keepsake.media.service import STEP_FACES
-from keepsake.storage.models import Asset, AssetStep, FaceRejection, LedgerEntry
-from tests.faces.conftest import add_photo, enable, face_rows, people, person_rows, photo
+from keepsake.storage.models import (
+    Asset,
+    AssetStep,
+    ConsentPurpose,
+    Face,
+    FaceRejection,
+    LedgerEntry,
+)
+from tests.faces.conftest import (
+    IDENTITY,
+    add_photo,
+    enable,
+    face_rows,
+    people,
+    person_rows,
+    photo,
+)
 from tests.helpers import Account
 
 
@@ -132,3 +155,134 @@ def faces_of_person(client: TestClient, account: Account, person_id: str) -> lis
         r = client.get(f"/api/assets/{asset['id']}/faces", headers=account.headers)
         ids += [f["id"] for f in r.json() if f["person_id"] == person_id]
     return ids
+
+
+def _templates(container: Container, owner_id: str) -> list[tuple[str, bytes]]:
+    """(face id, sealed template) of every template the owner has in the database."""
+    with container.db.read() as s:
+        rows = s.execute(
+            select(Face.id, Face.embedding).where(
+                Face.owner_id == owner_id, Face.embedding.is_not(None)
+            )
+        ).all()
+    return [(face_id, bytes(sealed)) for face_id, sealed in rows]
+
+
+def test_withdrawing_leaves_no_template_in_any_file_or_table(
+    client: TestClient, container: Container, alice: Account, bob: Account, tmp_path: Path
+) -> None:
+    """Counted before and after, then every file under the test's folder (the data folder,
+    the SQLite files with their write-ahead log) and every row are searched byte by byte."""
+    enable(client, alice)
+    enable(client, bob)
+    for i in range(3):
+        add_photo(client, alice, photo("anna", "ben", seed=i))
+    add_photo(client, bob, photo("cleo", seed=9))
+    container.faces.cache.drop(alice.id)
+    # A cold load of the templates (a search) saves them as one sealed matrix.
+    container.faces.match_faces(alice.id, [IDENTITY["anna"]], "fake-1")
+    principal = Principal(alice.id, False, frozenset({Scope.FULL}))
+    plain = [
+        np.asarray(t["embedding"], dtype="<f4").tobytes()
+        for t in container.faces.export_templates(principal)
+    ]
+    sealed = _templates(container, alice.id)
+    assert len(sealed) == len(plain) == 6
+    assert list(container.blobs.keys(f"face-templates/{alice.id}/"))
+
+    r = client.delete("/api/consent/face_recognition", headers=alice.headers)
+    assert r.status_code == 200 and r.json()["templates_deleted"] == 6, r.text
+    assert _templates(container, alice.id) == [], "every template, in the same request"
+    assert len(_templates(container, bob.id)) == 1, "nobody else's"
+
+    wanted = {f"face id {f}": f.encode() for f, _ in sealed}
+    # 48 bytes from the middle of each: long enough to be unique, clear of format headers.
+    wanted |= {f"sealed template {f}": t[len(t) // 2 : len(t) // 2 + 48] for f, t in sealed}
+    wanted |= {f"template {i}": p[100:148] for i, p in enumerate(plain)}
+    found = []
+    for path in sorted(tmp_path.rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            found += [f"{what} in {path}" for what, value in wanted.items() if value in data]
+    metadata = MetaData()
+    metadata.reflect(container.db.engine)
+    with container.db.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            for row in conn.execute(table.select()):
+                cells = [v if isinstance(v, bytes) else str(v).encode() for v in row]
+                found += [
+                    f"{what} in table {table.name}"
+                    for what, value in wanted.items()
+                    if any(value in cell for cell in cells)
+                ]
+    assert found == [], "\n".join(found)
+
+
+def test_consent_to_an_older_text_does_not_count_for_faces(
+    client: TestClient, container: Container, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enable(client, alice)
+    add_photo(client, alice, photo("anna", seed=1))
+    assert face_rows(container, alice.id) == 1
+
+    # The text changes (a migration adds version 2 and the code ships with it).
+    old = PURPOSES[PurposeName.FACE_RECOGNITION]
+    new = Purpose(old.name, 2, old.title, old.text + " Also in videos.", old.biometric)
+    with container.db.write() as s:
+        s.execute(
+            insert(ConsentPurpose).values(
+                name=old.name, version=2, title=new.title, text=new.text, biometric=True
+            )
+        )
+    monkeypatch.setitem(purposes_module.PURPOSES, PurposeName.FACE_RECOGNITION, new)
+
+    state = client.get("/api/users/me/face-recognition", headers=alice.headers).json()
+    assert state["enabled"] is False
+    r = client.get("/api/people", headers=alice.headers)
+    assert r.status_code == 403 and r.json()["type"].endswith("/face-recognition-off")
+    asset_id = add_photo(client, alice, photo("ben", seed=2))
+    assert container.faces.index_asset(asset_id) is JobResult.SKIPPED
+    assert face_rows(container, alice.id) == 1, "nothing new is made"
+    assert _skips(container, alice.id) >= 1
+    # The data waits for the user to accept the new text (or withdraw): not deleted.
+    assert container.consent.reconcile() is JobResult.SUCCESS
+    assert face_rows(container, alice.id) == 1
+
+    r = client.put("/api/consent/face_recognition", json={"version": 2}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    assert face_rows(container, alice.id) == 2, "accepting the new text indexes again"
+
+
+def test_every_face_job_without_consent_is_skipped_and_ledgered(
+    client: TestClient, container: Container, alice: Account
+) -> None:
+    asset_id = add_photo(client, alice, photo("anna", seed=4))
+    jobs = [
+        lambda: container.faces.index_asset(asset_id),
+        lambda: container.faces.index_library(alice.id),
+        lambda: container.faces.recluster(alice.id),
+        lambda: container.faces.reindex(alice.id),
+    ]
+    for n, job in enumerate(jobs, start=1):
+        assert job() is JobResult.SKIPPED
+        assert _skips(container, alice.id) == n
+    assert face_rows(container, alice.id) == 0
+    with pytest.raises(FaceRecognitionOff):
+        container.faces.match_faces(alice.id, [IDENTITY["anna"]], "fake-1")
+
+
+def test_the_old_flag_column_is_gone(container: Container) -> None:
+    columns = {c["name"] for c in inspect(container.db.engine).get_columns("users")}
+    assert "face_recognition_enabled" not in columns
+
+
+def _skips(container: Container, owner_id: str) -> int:
+    with container.db.read() as s:
+        return len(
+            s.scalars(
+                select(LedgerEntry.seq).where(
+                    LedgerEntry.user_id == owner_id,
+                    LedgerEntry.action == "faces.skipped_without_consent",
+                )
+            ).all()
+        )

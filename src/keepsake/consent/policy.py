@@ -158,8 +158,9 @@ def privacy_markdown(settings: Settings) -> str:
         "You consent to one version of a purpose's text. When the text changes, its version "
         "goes up and your earlier consent no longer counts until you accept the new text: "
         "meanwhile no face is processed, searched or shown, and the face data you have waits "
-        "until you accept the new text or withdraw. Each consent records which text you accepted, when, and how (web, API or command "
-        "line); you can read them all, and they are in your takeout.",
+        "until you accept the new text or withdraw. Each consent records which text you "
+        "accepted, when, and how (web, API or command line); you can read them all, and they "
+        "are in your takeout.",
         "",
         "Withdrawing is one click or one call (`DELETE /api/consent/<purpose>`). Withdrawing "
         "face recognition deletes all of your face templates and face groups at once, in the "

@@ -305,6 +305,21 @@ class ConsentRepository:
             update(AuditEvent).where(AuditEvent.actor_id == user_id).values(actor_id=pseudonym)
         )
 
+    def checkpoint_sqlite(self, db: Database) -> bool:
+        """Copy SQLite's write-ahead log into the database file and empty it: the log keeps
+        the pages of rows since deleted (secure_delete zeroes them in the file only). False
+        if a reader kept it from finishing (the log then empties at a later checkpoint)."""
+        if not db.is_sqlite:
+            return True
+        raw = db.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            busy, _log, _done = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        return not busy
+
     def compact_sqlite(self, db: Database) -> None:
         """Rewrite an SQLite file so rows deleted from it leave no bytes behind (SQLite keeps
         freed cells until reused), and empty its write-ahead log, which holds old pages."""

@@ -160,16 +160,12 @@ class FaceRepository:
             found.update({face_id: bytes(sealed) for face_id, sealed in rows if sealed})
         return found
 
-    def templates_page(
-        self, s: Session, owner_id: str, *, after_id: str, limit: int
-    ) -> list[Face]:
+    def templates_page(self, s: Session, owner_id: str, *, after_id: str, limit: int) -> list[Face]:
         """The owner's faces that have a template, by id from `after_id` (keyset pages)."""
         return list(
             s.scalars(
                 select(Face)
-                .where(
-                    Face.owner_id == owner_id, Face.embedding.is_not(None), Face.id > after_id
-                )
+                .where(Face.owner_id == owner_id, Face.embedding.is_not(None), Face.id > after_id)
                 .order_by(Face.id)
                 .limit(limit)
             )
