@@ -14,6 +14,7 @@ import pytest
 from PIL import ExifTags, Image, ImageCms, ImageFile
 
 from keepsake.errors import CorruptImage, ImageTooLarge, UnsupportedMedia
+from keepsake.media import derive as derive_module
 from keepsake.media.derive import Derivatives, make_derivatives
 
 LIMIT = 50_000_000
@@ -50,37 +51,79 @@ def with_orientation(orientation: int) -> bytes:
     return exif.tobytes()
 
 
-def test_12mp_jpeg_gives_a_1440_preview_and_a_250_thumbnail(tmp_path: Path) -> None:
+def test_12mp_jpeg_gives_a_1500_preview_and_a_250_thumbnail(tmp_path: Path) -> None:
     path = tmp_path / "big.jpg"
     Image.linear_gradient("L").resize((4000, 3000)).convert("RGB").save(path, quality=90)
 
     made = derive(path)
 
-    assert (made.preview_size, made.thumbnail_size) == ((1440, 1080), (333, 250))
+    # libjpeg-turbo's 3/8 scale: within PREVIEW_SLACK of 1440, so kept without a resize.
+    assert (made.preview_size, made.thumbnail_size) == ((1500, 1125), (333, 250))
     preview, thumbnail = decoded(made.preview), decoded(made.thumbnail)
-    assert (preview.format, preview.size, preview.mode) == ("JPEG", (1440, 1080), "RGB")
+    assert (preview.format, preview.size, preview.mode) == ("JPEG", (1500, 1125), "RGB")
     assert (thumbnail.format, thumbnail.size) == ("WEBP", (333, 250))
     assert made.thumbnail_mime_type == "image/webp"
 
 
-def test_12mp_jpeg_is_decoded_once_at_half_scale(
+def test_a_scaled_decode_far_above_the_preview_size_is_resized_to_it(tmp_path: Path) -> None:
+    path = tmp_path / "8mp.jpg"  # 3/8 would give 1224 (too small), 4/8 gives 1632 (too big)
+    Image.linear_gradient("L").resize((3264, 2448)).convert("RGB").save(path, quality=90)
+
+    assert derive(path).preview_size == (1440, 1080)
+
+
+def test_12mp_jpeg_is_decoded_once_at_reduced_scale(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "big.jpg"
     Image.linear_gradient("L").resize((4000, 3000)).convert("RGB").save(path, quality=90)
-    decodes: list[tuple[str, tuple[int, int]]] = []
+    pillow_decodes: list[tuple[int, int]] = []
+    turbo_decodes: list[tuple[int, ...]] = []
     prepare = ImageFile.ImageFile.load_prepare
+    turbo = derive_module.simplejpeg.decode_jpeg
 
-    def spy(image: ImageFile.ImageFile) -> None:  # runs once per decode, before the data
-        decodes.append((str(image.format), image.size))
+    def spy_pillow(image: ImageFile.ImageFile) -> None:  # once per decode, before the data
+        pillow_decodes.append(image.size)
         prepare(image)
 
-    monkeypatch.setattr(ImageFile.ImageFile, "load_prepare", spy)
+    def spy_turbo(*args: Any, **kwargs: Any) -> Any:
+        pixels = turbo(*args, **kwargs)
+        turbo_decodes.append(pixels.shape)
+        return pixels
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load_prepare", spy_pillow)
+    monkeypatch.setattr(derive_module.simplejpeg, "decode_jpeg", spy_turbo)
 
     derive(path)
 
-    # 4000 x 3000 at DCT scale 1/2: the smallest scale that still covers 1440 x 1080.
-    assert decodes == [("JPEG", (2000, 1500))]
+    # One decode, at DCT scale 3/8: the smallest that still covers 1440 x 1080.
+    assert turbo_decodes == [(1125, 1500, 3)]
+    assert pillow_decodes == []
+
+
+def test_a_jpeg_that_libjpeg_only_warns_about_is_decoded_by_pillow(tmp_path: Path) -> None:
+    path = tmp_path / "extraneous.jpg"
+    buffer = io.BytesIO()
+    halves((1600, 1200)).save(buffer, "JPEG", quality=90)
+    data = buffer.getvalue()
+    # Stray bytes before the end-of-image marker: libjpeg warns "extraneous bytes before
+    # marker", simplejpeg's strict mode refuses, Pillow decodes it as cameras' apps do.
+    path.write_bytes(data[:-2] + b"\x00\x00\x00" + data[-2:])
+
+    made = derive(path)
+
+    assert made.preview_size == (1440, 1080)
+    assert near(decoded(made.preview).getpixel((100, 540)), RED)
+
+
+def test_a_grey_jpeg_stays_grey(tmp_path: Path) -> None:
+    path = tmp_path / "grey.jpg"
+    Image.linear_gradient("L").resize((3000, 2000)).save(path, quality=90)
+
+    made = derive(path)
+
+    assert made.preview_size == (1500, 1000)
+    assert decoded(made.preview).mode == "L"
 
 
 def test_thumbnail_is_made_from_the_preview_without_a_second_decode(
