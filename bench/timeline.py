@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import argparse
 import random
+import secrets
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, select
+from sqlalchemy import create_engine, insert, select
+from sqlalchemy.engine import make_url
 
 from keepsake.app import Container, build_container, create_app
 from keepsake.config import Settings
+from keepsake.crypto import records
 from keepsake.ids import new_id
 from keepsake.media.cursor import encode_cursor
 from keepsake.storage.models import Asset
@@ -30,31 +35,51 @@ def populate(container: Container, owner_id: str, n: int) -> None:
     start = datetime(2005, 1, 1, tzinfo=UTC)
     span = (datetime(2026, 1, 1, tzinfo=UTC) - start).total_seconds()
     cameras = [("Canon", "EOS R6"), ("Apple", "iPhone 15"), ("Nikon", "Z6"), (None, None)]
+    columns = [attr.key for attr in Asset.__mapper__.column_attrs]
     rows = []
     for i in range(n):
         make, model = cameras[i % len(cameras)]
-        rows.append(
-            {
-                "id": new_id(),
-                "owner_id": owner_id,
-                "checksum": f"{i:064x}",
-                "size": 3_500_000,
-                "original_filename": f"IMG_{i:06}.jpg",
-                "mime_type": "image/jpeg",
-                "width": 4000,
-                "height": 3000,
-                "taken_at": start + timedelta(seconds=rng.random() * span),
-                "taken_at_offset_minutes": 60,
-                "taken_at_source": "exif",
-                "make": make,
-                "model": model,
-                "is_favorite": i % 50 == 0,
-                "created_at": datetime.now(UTC),
-            }
+        asset = Asset(
+            id=new_id(),
+            owner_id=owner_id,
+            checksum=f"{i:064x}",
+            size=3_500_000,
+            original_filename=f"IMG_{i:06}.jpg",
+            mime_type="image/jpeg",
+            width=4000,
+            height=3000,
+            taken_at=start + timedelta(seconds=rng.random() * span),
+            taken_at_offset_minutes=60,
+            taken_at_source="exif",
+            make=make,
+            model=model,
+            is_favorite=i % 50 == 0,
+            created_at=datetime.now(UTC),
         )
+        records.seal_asset(container.keys, asset)  # as stored: metadata sealed, tags keyed
+        rows.append({key: getattr(asset, key) for key in columns})
     with container.db.write() as s:
         for chunk in range(0, n, 5000):
             s.execute(insert(Asset), rows[chunk : chunk + 5000])
+
+
+@contextmanager
+def scratch_database(server_url: str | None) -> Iterator[str | None]:
+    """A new, empty PostgreSQL database on `server_url`'s server, dropped afterwards (the
+    server's own database is left as it was); None (SQLite in the data dir) stays None."""
+    if server_url is None:
+        yield None
+        return
+    name = f"keepsake_bench_{secrets.token_hex(4)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -70,9 +95,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(args.database_url) as url:
         settings = Settings(
-            data_dir=Path(tmp), database_url=args.database_url, jobs_immediate=True, job_workers=0
+            data_dir=Path(tmp), database_url=url, jobs_immediate=True, job_workers=0
         )
         container = build_container(settings)
         user = container.auth.create_user(None, "bench@example.org", "benchmark password")
