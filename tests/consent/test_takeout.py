@@ -15,15 +15,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from keepsake.app import Container
 from keepsake.auth.access import Principal, Scope
 from keepsake.cli.main import app as cli
 from keepsake.consent import archive
+from keepsake.consent import purposes as purposes_module
 from keepsake.consent.errors import HostileArchive
 from keepsake.consent.facedata import PersonRecord
 from keepsake.consent.ledger import GENESIS, canonical_json
+from keepsake.consent.purposes import PURPOSES, Purpose, PurposeName
+from keepsake.storage.models import ConsentPurpose
 from tests.consent.conftest import FakeFaces, cli_env, fill_library, takeout_zip
 from tests.faces.conftest import IDENTITY, photo
 from tests.helpers import Account, jpeg_bytes, upload
@@ -522,3 +526,30 @@ def test_real_face_templates_are_exported_only_when_asked_and_counted_in_the_led
     assert entries[0]["purpose"] == "face_recognition"
     assert entries[0]["detail"] == {"templates": True, "template_count": 2, "via": "api"}
     assert entries[1]["purpose"] is None and entries[1]["detail"]["templates"] is False
+
+
+def test_a_user_whose_consent_waits_for_a_new_text_still_takes_all_face_data_along(
+    client: TestClient, container: Container, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Consent to an older text stops face processing, not the user's access to their data."""
+    h = alice.headers
+    client.put("/api/consent/face_recognition", json={"version": 1}, headers=h)
+    asset_id = upload(client, alice, photo("anna", seed=8), "anna.jpg").json()["asset"]["id"]
+    (face,) = client.get(f"/api/assets/{asset_id}/faces", headers=h).json()
+    client.put(f"/api/faces/{face['id']}/person", json={"name": "Anna"}, headers=h)
+
+    old = PURPOSES[PurposeName.FACE_RECOGNITION]
+    new = Purpose(old.name, 2, old.title, old.text + " Also in videos.", old.biometric)
+    with container.db.write() as s:
+        s.execute(
+            insert(ConsentPurpose).values(
+                name=old.name, version=2, title=new.title, text=new.text, biometric=True
+            )
+        )
+    monkeypatch.setitem(purposes_module.PURPOSES, PurposeName.FACE_RECOGNITION, new)
+    assert client.get(f"/api/assets/{asset_id}/faces.xmp", headers=h).status_code == 403
+
+    z = takeout_zip(client, alice, include_templates="true")
+    assert z.testzip() is None
+    assert "Anna" in z.read("photos/2024/anna.jpg.xmp").decode()
+    assert [t["face_id"] for t in json.loads(z.read("faces/templates.json"))] == [face["id"]]

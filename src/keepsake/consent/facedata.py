@@ -69,7 +69,7 @@ class NoFaceData:
 class FacesPort(Protocol):
     """What `keepsake.faces.service.FacesService` offers for regions in and out."""
 
-    def asset_xmp(self, principal: Principal, asset_id: str) -> str: ...
+    def export_xmp(self, principal: Principal, asset_id: str) -> str: ...
 
     def import_xmp(self, principal: Principal, asset_id: str, data: bytes) -> tuple[int, int]: ...
 
@@ -91,7 +91,7 @@ class FacesArchive:
         with self.db.read() as s:
             with_faces = self.repo.assets_with_faces(s, owner_id, asset_ids)
         owner = _as_owner(owner_id)
-        return {a: self.faces.asset_xmp(owner, a).encode() for a in asset_ids if a in with_faces}
+        return {a: self.faces.export_xmp(owner, a).encode() for a in asset_ids if a in with_faces}
 
     def people_of(self, owner_id: str) -> Sequence[PersonRecord]:
         with self.db.read() as s:

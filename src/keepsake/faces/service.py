@@ -882,11 +882,21 @@ class FacesService:
 
     def asset_xmp(self, principal: Principal, asset_id: str) -> str:
         """An XMP sidecar with the photo's face regions (MWG) and the people's names."""
-        views = self.asset_faces(principal, asset_id)
-        owner_id = principal.user_id
+        owner_id = require_access(principal, Scope.READ)
+        self._require_on(owner_id)
+        return self._xmp(owner_id, asset_id)
+
+    def export_xmp(self, principal: Principal, asset_id: str) -> str:
+        """`asset_xmp` for a takeout: without the consent check, like `export_templates`,
+        so a user whose consent waits for a new text still takes all their data along."""
+        return self._xmp(require_access(principal, Scope.FULL), asset_id)
+
+    def _xmp(self, owner_id: str, asset_id: str) -> str:
         with self.db.read() as s:
             asset = self.repo.asset_of(s, owner_id, asset_id)
-        assert asset is not None
+            if asset is None:
+                raise NotFound("No such asset.")
+            views = self._views(s, owner_id, self.repo.faces_of_asset(s, owner_id, asset_id))
         width, height = asset.width or 1, asset.height or 1
         regions = [
             xmp.Region(
