@@ -15,8 +15,8 @@ from typing import Protocol
 # with (keepsake.consent.purposes.PurposeName.PEOPLE_SHARING).
 PEOPLE_SHARING = "people_sharing"
 
-# Ledger actions (keepsake.consent.ledger.Action has the first two; the ledger accepts any
-# short action name, and these say what happened precisely).
+# Ledger actions, as keepsake.consent.ledger.Action declares them (the ledger refuses an
+# action it does not declare: each one is explained on the privacy page).
 SHARE_ACCESSED = "share.accessed"  # a user the owner shared with read something
 LINK_VIEWED = "link.viewed"  # a link was opened, or a thumbnail or preview read through it
 LINK_DOWNLOADED = "link.downloaded"  # an original was downloaded through a link
