@@ -233,16 +233,20 @@ class ConsentService:
                 due = sorted(self.repo.existing_user_ids(s, holding - consenting))
                 keep = {owner: self._names_kept(s, owner, name) for owner in due}
             for owner_id in due:
+                with self.db.read() as s:
+                    if self.repo.open_consent(s, owner_id, name) is not None:
+                        continue  # granted again since the list was made
                 try:
                     deleted = self.run_withdraw_hooks(owner_id, name, keep[owner_id], RECONCILE)
-                    log.warning(
-                        "reconcile: deleted %s face templates left after consent to %s ended",
-                        deleted,
-                        name,
-                    )
                 except Exception:
                     log.exception("reconcile: deleting the data of %s failed", name)
                     failed = True
+                else:
+                    log.warning(
+                        "reconcile: deleted data of %s left after consent ended (%s templates)",
+                        name,
+                        deleted or 0,
+                    )
         return JobResult.FAILED if failed else JobResult.SUCCESS
 
     def _names_kept(self, s: Session, owner_id: str, purpose: str) -> bool:
