@@ -384,3 +384,59 @@ def test_a_disabled_owners_links_stop_working(
     assert r.status_code == 404 and r.content == never.content
     client.post(f"/api/admin/users/{bob.id}/enable", headers=alice.headers)
     assert client.get(f"/api/s/{token}").status_code == 200
+
+
+def test_changing_a_links_options_changes_only_what_is_sent(
+    client: TestClient, alice: Account, clock: ManualClock
+) -> None:
+    a1 = photo(client, alice, 1)
+    link = make_link(client, alice, asset_ids=[a1], label="for Gran")
+    url, h = f"/api/links/{link['id']}", alice.headers
+    later = (clock.now() + timedelta(days=3)).isoformat()
+    r = client.patch(url, json={"expires_at": later, "password": PASSWORD}, headers=h)
+    assert r.status_code == 200, r.text
+    changed = r.json()
+    assert changed["has_password"] is True and changed["expires_at"] is not None
+    assert changed["label"] == "for Gran" and changed["hide_metadata"] is True
+    r = client.patch(
+        url, json={"hide_metadata": False, "allow_download": True, "label": "x"}, headers=h
+    )
+    assert r.status_code == 200
+    assert (r.json()["allow_download"], r.json()["has_password"]) == (True, True)
+    r = client.patch(url, json={"expires_at": None, "password": None}, headers=h)
+    assert (r.json()["expires_at"], r.json()["has_password"]) == (None, False)
+    token = link["token"]
+    assert client.get(f"/api/s/{token}").json()["originals"] is True
+
+
+def test_bad_link_changes_are_problems_and_change_nothing(
+    client: TestClient, alice: Account, clock: ManualClock
+) -> None:
+    a1 = photo(client, alice, 1)
+    link = make_link(client, alice, asset_ids=[a1], password=PASSWORD)
+    url, h = f"/api/links/{link['id']}", alice.headers
+    past = (clock.now() - timedelta(minutes=1)).isoformat()
+    naive = (clock.now() + timedelta(days=1)).replace(tzinfo=None).isoformat()
+    for body in [
+        {"password": "short"},
+        {"password": "x" * 129},
+        {"expires_at": past},
+        {"expires_at": naive},
+        {"expires_at": "next tuesday"},
+        {"allow_download": True},  # while hiding metadata
+        {"hide_metadata": "sometimes"},
+        {"label": "x" * 201},
+    ]:
+        r = client.patch(url, json=body, headers=h)
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        problem = r.json()
+        assert problem["type"].endswith("/invalid-input") and problem["status"] == 422
+    assert client.get(url, headers=h).json() == {**link_out(link), "has_password": True}
+    # Someone else's link, or none at all: the same 404 problem.
+    r = client.patch("/api/links/" + "0" * 26, json={"label": "x"}, headers=h)
+    assert r.status_code == 404 and r.json()["type"].endswith("/not-found")
+
+
+def link_out(created: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in created.items() if k not in ("token", "path")}

@@ -178,9 +178,9 @@ def test_password_link_opened_without_login_shows_photos_downloads_originals_unt
     dialog.get_by_role("button", name="Create link").click()
     dialog.get_by_text("Use 8 characters or more, or leave it empty.").wait_for()
     dialog.get_by_label("Password (optional)").fill(LINK_PASSWORD)
-    hide = dialog.get_by_label("Hide file names, camera and place")
+    hide = dialog.locator("#link-form").get_by_label("Hide file names, camera and place")
     assert hide.is_checked()
-    dialog.get_by_label("Allow downloading originals").check()
+    dialog.locator("#link-form").get_by_label("Allow downloading originals").check()
     assert not hide.is_checked()  # originals carry their metadata: hiding goes off
     dialog.get_by_label("Note for yourself (optional)").fill("for the guests")
     dialog.get_by_role("button", name="Create link").click()
@@ -374,3 +374,115 @@ def test_partner_sharing_from_the_sharing_page(
         ).click()
         other.get_by_text("Sharing their photos with you").wait_for(state="detached")
         assert container.sharing.partner_status(user.principal) == (None, [])
+
+
+def test_the_owner_sees_contributors_photos_read_only_and_a_contributor_adds_and_removes(
+    page: Any,
+    user: LibraryUser,
+    container: Container,
+    tmp_path: Path,
+    browser: Any,
+    server: LiveServer,
+) -> None:
+    album_id = _album(container, user, tmp_path, "Reunion", n=1)
+    grace = make_user(container, "grace@example.org", "Grace Hopper")
+    container.sharing.share_album(user.principal, album_id, grace.email, "contributor")
+    theirs = add_photos(container, grace, tmp_path, [utc(2024, 6, 1, 9, i) for i in range(2)])
+
+    # The contributor adds photos from her timeline: the shared album is offered.
+    with browser_page(browser, server, login=grace) as other:
+        other.goto("/")
+        wait_for_thumbnails(other, 2)
+        for i in range(2):
+            tiles(other).nth(i).hover()
+            tiles(other).nth(i).locator(".tile-check").check()
+        bar = other.get_by_role("region", name="Selected photos")
+        bar.get_by_role("button", name="Add to album").click()
+        ask = other.get_by_role("dialog", name="Add to album")
+        ask.get_by_label("Reunion (shared by Ada Lovelace)").check()
+        check_accessibility(other, "add to album with a shared album")
+        ask.get_by_role("button", name="Add").click()
+        other.get_by_text("Added 2 photos to Reunion").wait_for()
+        view = container.sharing.owner_album(user.principal, album_id)
+        assert {a.id for a in view.assets} >= {p.id for p in theirs}
+
+    # The owner's album page: her photos load through the members' routes, marked as hers,
+    # and open read-only.
+    page.goto(f"/albums/{album_id}")
+    wait_for_thumbnails(page, 3)
+    assert page.locator(".tile-missing").count() == 0
+    assert page.locator(".tile-theirs").count() == 2
+    srcs = page.eval_on_selector_all(".tile-theirs img", "els => els.map(e => e.src)")
+    assert all(f"/api/shared/albums/{album_id}/assets/" in s for s in srcs)
+    check_accessibility(page, "album with contributors' photos")
+    page.locator(".tile-theirs .tile-link").first.click()
+    photo = page.get_by_role("dialog")
+    photo.get_by_text("1 of 2").wait_for()
+    assert "Grace Hopper" in photo.locator("#photo-view-facts").inner_text()
+    page.wait_for_function("() => document.getElementById('photo-view-img').naturalWidth > 0")
+    assert photo.get_by_role("button", name="Remove from album").count() == 0
+    check_accessibility(page, "contributor's photo, read-only")
+    page.keyboard.press("Escape")
+    photo.wait_for(state="hidden")
+    # Reading them is in the contributor's ledger.
+    entries, _ = container.ledger.entries(grace.principal, action="share.accessed")
+    assert any(e.actor == f"user:{user.id}" for e in entries)
+
+    # The contributor takes one of hers out again, from the shared album's photo view.
+    with browser_page(browser, server, login=grace) as other:
+        other.goto(f"/shared/albums/{album_id}")
+        wait_for_thumbnails(other, 3)
+        mine = other.locator(f'.tile[data-id="{theirs[0].id}"] .tile-link')
+        mine.click()
+        other.get_by_role("button", name="Remove from album").click()
+        other.get_by_role("dialog", name=re.compile("^Remove ")).get_by_role(
+            "button", name="Remove from album"
+        ).click()
+        other.get_by_text(re.compile("Removed .* from the album")).wait_for()
+        other.wait_for_function("() => document.querySelectorAll('.tile').length === 2")
+        # Not the owner's photo: no way to remove it.
+        other.keyboard.press("Escape")
+        other.locator(f'.tile[data-id="{theirs[1].id}"]').wait_for()
+    view = container.sharing.owner_album(user.principal, album_id)
+    assert theirs[0].id not in {a.id for a in view.assets}
+    assert container.media.asset(grace.principal, theirs[0].id)[0].trashed_at is None
+
+
+def test_a_links_options_are_changed_from_the_share_dialog(
+    page: Any, user: LibraryUser, container: Container, tmp_path: Path
+) -> None:
+    album_id = _album(container, user, tmp_path, "Garden", n=1)
+    created = container.links.create(user.principal, album_id=album_id, label="for Gran")
+    page.goto(f"/albums/{album_id}")
+    dialog = _open_share_dialog(page)
+    dialog.get_by_role("button", name=re.compile("^Change for Gran")).click()
+    form = dialog.locator("#link-edit-form")
+    form.get_by_label("New password").fill("short")
+    form.get_by_role("button", name="Save changes").click()
+    form.get_by_text("Use 8 characters or more").wait_for()
+    check_accessibility(page, "changing a link")
+    form.get_by_label("New password").fill(LINK_PASSWORD)
+    form.get_by_label("Allow downloading originals").check()
+    assert not form.get_by_label("Hide file names, camera and place").is_checked()
+    form.get_by_label("Note for yourself").fill("for Grandad")
+    form.get_by_role("button", name="Save changes").click()
+    page.get_by_text("Link changed").wait_for()
+    info = container.links.link(user.principal, created.info.link.id)
+    link = info.link
+    assert link.password_hash is not None and link.allow_download and not link.hide_metadata
+    assert link.label == "for Grandad"
+    assert "password" in dialog.locator("#link-list").inner_text()
+
+    # Removing the password, and an expiry in the past is refused in words.
+    dialog.get_by_role("button", name=re.compile("^Change for Grandad")).click()
+    form.get_by_label("Remove the password").check()
+    form.get_by_label("Expires after").fill("2001-01-01")
+    form.get_by_role("button", name="Save changes").click()
+    form.get_by_text("Choose today or a later day").wait_for()
+    form.get_by_label("Expires after").fill("")
+    form.get_by_role("button", name="Save changes").click()
+    page.get_by_text("Link changed").last.wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('#link-list').textContent.includes('no password')"
+    )
+    assert container.links.link(user.principal, link.id).link.password_hash is None

@@ -5,14 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from keepsake.api.deps import ContainerDep, CurrentPrincipal
-from keepsake.media.schemas import (
-    AlbumDetail,
-    AlbumIn,
-    AlbumOut,
-    AlbumPatch,
-    AssetIds,
-    AssetOut,
-    Count,
+from keepsake.api.sharing import shared_asset_fields
+from keepsake.media.schemas import AlbumIn, AlbumOut, AlbumPatch, AssetIds, Count
+from keepsake.sharing.schemas import (
+    FaceOut,
+    OwnAlbumAssetOut,
+    OwnerAlbumDetail,
+    SharedAlbumAssetOut,
 )
 from keepsake.storage.models import Album
 
@@ -41,11 +40,22 @@ def list_albums(principal: CurrentPrincipal, c: ContainerDep) -> list[AlbumOut]:
 
 
 @router.get("/{album_id}")
-def get_album(album_id: str, principal: CurrentPrincipal, c: ContainerDep) -> AlbumDetail:
-    album, assets = c.media.album(principal, album_id)
-    return AlbumDetail(
-        **_out(album, len(assets)).model_dump(),
-        assets=[AssetOut.model_validate(a) for a in assets],
+def get_album(album_id: str, principal: CurrentPrincipal, c: ContainerDep) -> OwnerAlbumDetail:
+    """The album with its photos: mine in full; those its members added as members see them
+    (no checksum), recorded in their owners' ledgers."""
+    view = c.sharing.owner_album(principal, album_id)
+    me = principal.user_id
+    return OwnerAlbumDetail(
+        **_out(view.album, len(view.assets)).model_dump(),
+        assets=[
+            OwnAlbumAssetOut.model_validate(a)
+            if a.owner_id == me
+            else SharedAlbumAssetOut(
+                **shared_asset_fields(a, view.owners[a.owner_id], me),
+                faces=[FaceOut(**vars(f)) for f in view.faces.get(a.id, ())],
+            )
+            for a in view.assets
+        ],
     )
 
 
@@ -56,8 +66,9 @@ def update_album(
     album = c.media.update_album(
         principal, album_id, name=body.name, cover_asset_id=body.cover_asset_id
     )
-    _, assets = c.media.album(principal, album_id)
-    return _out(album, len(assets))
+    # Counted as the list counts it: every member's photos, not only mine.
+    count = next((n for a, n in c.media.albums(principal) if a.id == album.id), 0)
+    return _out(album, count)
 
 
 @router.delete("/{album_id}", status_code=status.HTTP_204_NO_CONTENT)

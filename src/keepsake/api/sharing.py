@@ -58,7 +58,8 @@ def _user(user: User) -> UserRef:
     return UserRef(id=user.id, display_name=user.display_name)
 
 
-def _asset_fields(asset: Asset, owner: User, me: str) -> dict[str, Any]:
+def shared_asset_fields(asset: Asset, owner: User, me: str) -> dict[str, Any]:
+    """A photo as a member of its album or a partner sees it: no checksum, no EXIF block."""
     return {
         "id": asset.id,
         "owner": _user(owner),
@@ -172,7 +173,7 @@ def get_shared_album(
         people_visible=view.people_visible,
         assets=[
             SharedAlbumAssetOut(
-                **_asset_fields(a, view.owners[a.owner_id], principal.user_id),
+                **shared_asset_fields(a, view.owners[a.owner_id], principal.user_id),
                 faces=[FaceOut(**vars(f)) for f in view.faces.get(a.id, ())],
             )
             for a in view.assets
@@ -487,7 +488,8 @@ def partner_timeline(
     page = PartnerTimelinePage(
         items=[
             PartnerAssetOut(
-                **_asset_fields(i.asset, i.owner, principal.user_id), from_partner=i.from_partner
+                **shared_asset_fields(i.asset, i.owner, principal.user_id),
+                from_partner=i.from_partner,
             )
             for i in items
         ],

@@ -388,12 +388,14 @@ class MediaService:
             return self.repo.albums_of(s, owner_id)
 
     def album(self, principal: Principal, album_id: str) -> tuple[Album, list[Asset]]:
+        """The caller's album and their own photos in it. Photos members of a shared album
+        added are theirs: keepsake.sharing hands those out, with their ledger entries."""
         owner_id = require_access(principal, Scope.READ)
         with self.db.read() as s:
             album = self.repo.album_of(s, owner_id, album_id)
             if album is None:
                 raise NotFound("No such album.")
-            assets = self.repo.album_assets(s, album_id)
+            assets = [a for a in self.repo.album_assets(s, album_id) if a.owner_id == owner_id]
         return album, self.reveal(assets)
 
     def update_album(

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from keepsake.media.schemas import AlbumOut, AssetOut
+
 RoleName = Literal["viewer", "contributor"]
 
 
@@ -101,6 +103,20 @@ class SharedAlbumDetail(SharedAlbumOut):
         description="Whether an owner of photos here lets members see the people they named"
     )
     assets: list[SharedAlbumAssetOut]
+
+
+class OwnAlbumAssetOut(AssetOut):
+    """One of the caller's own photos in their album: all that its owner knows of it."""
+
+    owned_by_me: Literal[True] = True
+
+
+class OwnerAlbumDetail(AlbumOut):
+    """The owner's album (`GET /api/albums/{id}`). Photos members added come in the shape
+    members get (`owned_by_me: false`, their `owner`, no checksum), and reading them is in
+    each contributor's ledger."""
+
+    assets: list[OwnAlbumAssetOut | SharedAlbumAssetOut]
 
 
 # --- public links --------------------------------------------------------------------------

@@ -191,6 +191,34 @@ class SharingService:
             shared_at=share.created_at if share else None,
         )
 
+    def owner_album(self, principal: Principal, album_id: str) -> SharedAlbumView:
+        """The owner's own album (the library's `GET /api/albums/{id}`) with the photos its
+        members added. Those stay their owners' data: the owner is a reader of them like any
+        member, so each contributor whose photos are listed gets one ledger entry for the
+        view (not one per photo), and names are shown only with that contributor's consent.
+        Anyone but the owner gets the 404 of an album that does not exist."""
+        user_id = require_access(principal, Scope.READ)
+        with self.db.read() as s:
+            album = self._owned_album(s, user_id, album_id)
+            assets = self.repo.album_assets(s, album.id)
+            owners = self.repo.users_by_ids(s, [album.owner_id, *(a.owner_id for a in assets)])
+        self.media.reveal(assets)
+        theirs = [a for a in assets if a.owner_id != user_id]
+        faces, consenting = self._faces(theirs)
+        self._record_reads(
+            user_id, theirs, what="album", album_id=album.id, people_shown=consenting
+        )
+        return SharedAlbumView(
+            album=album,
+            role=OWNER,
+            owner=owners[album.owner_id],
+            assets=assets,
+            owners=owners,
+            people_visible=bool(consenting),
+            faces=faces,
+            shared_at=None,
+        )
+
     def album_file(
         self, principal: Principal, album_id: str, asset_id: str, kind: str
     ) -> tuple[Asset, BlobRead]:

@@ -1,5 +1,6 @@
-/* Albums: creating one on the list page; on an album's page its photos, the cover,
-   removing photos, renaming and deleting the album. */
+/* Albums: creating one on the list page; on an album's page its photos (those members
+   added shown read-only, through the members' routes), the cover, removing photos,
+   renaming and deleting the album. */
 (function () {
   'use strict';
 
@@ -82,8 +83,67 @@
   const G = KS.grid;
   let cover = root.dataset.cover;
   let grid = null;
+  const shared = `/api/shared/albums/${albumId}/assets`;
+  const sharedFiles = (item) => ({
+    thumbnail: `${shared}/${item.id}/thumbnail`,
+    preview: `${shared}/${item.id}/preview`,
+    original: `${shared}/${item.id}/original`,
+  });
+  const byOthers = () => grid.items.filter((item) => item.owned_by_me === false);
+  function addedBy(item) {
+    return `${item.original_filename}, ${KS.gallery.taken(item)}, added by ${item.owner.display_name}`;
+  }
+  // Photos members added are theirs: the library's routes (/api/assets, /photos) serve only
+  // mine, so theirs come from the members' routes and open in a read-only view.
+  const view = new KS.gallery.PhotoView({
+    files: sharedFiles,
+    label: (item, i, n) => `${addedBy(item)} (${i + 1} of ${n} added by members)`,
+    title: (item) => item.original_filename,
+    facts: (item) => [
+      ['Taken', KS.gallery.taken(item)],
+      ['Added by', item.owner.display_name],
+      ...KS.gallery.metadataFacts(item),
+    ],
+  });
+
+  /** The album's grid, with other members' photos shown through the members' routes. */
+  class AlbumGrid extends G.ListGrid {
+    set(items) {
+      super.set(items);
+      items.forEach((item, i) => {
+        if (item.owned_by_me === false) this.theirs(this.tiles.children[i], item);
+      });
+    }
+
+    theirs(el, item) {
+      el.classList.add('tile-theirs');
+      const link = el.querySelector('.tile-link');
+      link.href = sharedFiles(item).preview;
+      link.setAttribute('aria-label', addedBy(item));
+      const img = document.createElement('img');
+      img.alt = '';
+      img.decoding = 'async';
+      img.loading = 'lazy';
+      img.draggable = false;
+      img.addEventListener('error', () => el.classList.add('tile-missing'));
+      img.src = sharedFiles(item).thumbnail;
+      link.querySelector('img').replaceWith(img);
+      link.addEventListener('click', (event) => {
+        if (event.defaultPrevented || event.shiftKey || event.ctrlKey || event.metaKey) return;
+        event.preventDefault();
+        const list = byOthers();
+        view.open(list, list.indexOf(item), (at) => {
+          const next = list[Math.min(at, list.length - 1)];
+          const tile = next && root.querySelector(`.tile[data-id="${CSS.escape(next.id)}"] .tile-link`);
+          return tile || link;
+        });
+      });
+      el.append(KS.gallery.ownerBadge(item.owner.display_name));
+    }
+  }
+
   const selection = new G.Selection(document.getElementById('selection-bar'), () => grid.orderedIds());
-  grid = new G.ListGrid(root, selection);
+  grid = new AlbumGrid(root, selection);
   const empty = document.getElementById('album-empty');
   const count = document.getElementById('album-count');
 
@@ -113,7 +173,14 @@
     refreshCount();
   });
 
-  selection.on('download', (ids) => G.download(ids));
+  selection.on('download', (ids) => {
+    const theirs = new Set(byOthers().map((item) => item.id));
+    const mine = ids.filter((id) => !theirs.has(id));
+    if (mine.length) G.download(mine);
+    ids.filter((id) => theirs.has(id)).forEach((id, i) => {
+      setTimeout(() => KS.gallery.clickDownload(sharedFiles({ id }).original), (mine.length + i) * 400);
+    });
+  });
   selection.on('cover', async (ids) => {
     if (ids.length !== 1) return;
     try {
@@ -129,7 +196,7 @@
   selection.on('remove', async (ids) => {
     const ok = await KS.confirm(
       `Remove ${plural(ids.length)} from this album?`,
-      'They stay in your library; only the album forgets them.',
+      'They stay in the library they came from; only the album forgets them.',
       'Remove from album',
     );
     if (!ok) return;

@@ -130,6 +130,7 @@
         document.getElementById('link-error').textContent = `The links could not be loaded: ${KS.describe(err)}`;
         return;
       }
+      if (editing) closeEdit();
       const active = links.filter((l) => l.state === 'active');
       document.getElementById('link-none').hidden = active.length > 0;
       linkList.replaceChildren(...active.map(linkRow));
@@ -165,9 +166,119 @@
           KS.toast(KS.describe(err), { error: true });
         }
       });
-      li.append(about, revoke);
+      const edit = text('button', 'Change', 'button small ghost');
+      edit.type = 'button';
+      edit.setAttribute('aria-label', `Change ${name}`);
+      edit.setAttribute('aria-expanded', 'false');
+      edit.setAttribute('aria-controls', 'link-edit-form');
+      edit.addEventListener('click', () => (editing === link.id ? closeEdit() : openEdit(link, li, edit)));
+      li.append(about, edit, revoke);
       return li;
     }
+
+    // --- changing a link's options (PATCH: only what changed is sent) ----------------
+
+    const editForm = document.getElementById('link-edit-form');
+    const editExpires = document.getElementById('link-edit-expires');
+    const editPassword = document.getElementById('link-edit-password');
+    const editClear = document.getElementById('link-edit-clear');
+    const editHide = document.getElementById('link-edit-hide');
+    const editDownload = document.getElementById('link-edit-download');
+    const editLabel = document.getElementById('link-edit-label');
+    let editing = null;
+    let editOpener = null;
+    let editLink = null;
+
+    /** The day a link expires, as this browser's date input shows it. */
+    function dayOf(iso) {
+      if (!iso) return '';
+      const d = new Date(iso);
+      const pad = (n) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+    }
+
+    function openEdit(link, li, opener) {
+      closeEdit();
+      editing = link.id;
+      editLink = link;
+      editOpener = opener;
+      opener.setAttribute('aria-expanded', 'true');
+      clearErrors(editForm, 'link-edit-error');
+      editExpires.value = dayOf(link.expires_at);
+      editPassword.value = '';
+      editClear.checked = false;
+      document.getElementById('link-edit-clear-row').hidden = !link.has_password;
+      editHide.checked = link.hide_metadata;
+      editDownload.checked = link.allow_download && !link.hide_metadata;
+      editLabel.value = link.label;
+      li.append(editForm);
+      editForm.hidden = false;
+      editExpires.focus();
+    }
+
+    function closeEdit(focusOpener) {
+      if (editOpener) editOpener.setAttribute('aria-expanded', 'false');
+      if (focusOpener && editOpener) editOpener.focus();
+      editForm.hidden = true;
+      dialog.querySelector('#link-none').after(editForm);
+      editing = null;
+      editLink = null;
+      editOpener = null;
+    }
+
+    editDownload.addEventListener('change', () => {
+      if (editDownload.checked) editHide.checked = false;
+    });
+    editHide.addEventListener('change', () => {
+      if (editHide.checked) editDownload.checked = false;
+    });
+    editClear.addEventListener('change', () => {
+      editPassword.disabled = editClear.checked;
+      if (editClear.checked) editPassword.value = '';
+    });
+    document.getElementById('link-edit-cancel').addEventListener('click', () => closeEdit(true));
+
+    editForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      clearErrors(editForm, 'link-edit-error');
+      const link = editLink;
+      const body = {};
+      if (editExpires.value !== dayOf(link.expires_at)) {
+        body.expires_at = endOfDay(editExpires.value);
+        if (body.expires_at && new Date(body.expires_at) <= new Date()) {
+          fieldError(editExpires, 'Choose today or a later day, or leave it empty.');
+          return;
+        }
+      }
+      if (editClear.checked) {
+        body.password = null;
+      } else if (editPassword.value) {
+        if (editPassword.value.length < 8) {
+          fieldError(editPassword, 'Use 8 characters or more, or leave it empty to keep the password.');
+          return;
+        }
+        body.password = editPassword.value;
+      }
+      if (editHide.checked !== link.hide_metadata) body.hide_metadata = editHide.checked;
+      if (editDownload.checked !== link.allow_download) body.allow_download = editDownload.checked;
+      if (editLabel.value.trim() !== link.label) body.label = editLabel.value.trim();
+      if (!Object.keys(body).length) {
+        closeEdit(true);
+        return;
+      }
+      try {
+        await KS.api('PATCH', `/api/links/${link.id}`, body);
+      } catch (err) {
+        KS.showFormError(editForm, err, 'link-edit-error');
+        return;
+      }
+      const id = link.id;
+      closeEdit();
+      KS.toast('Link changed');
+      await loadLinks();
+      const again = linkList.querySelector(`li[data-link="${CSS.escape(id)}"] button[aria-controls]`);
+      if (again) again.focus();
+    });
 
     function open() {
       clearErrors(userForm, 'share-user-error');
@@ -391,6 +502,26 @@
       title: (item) => item.original_filename,
       facts: ownerFacts,
       badge: (item) => (item.owned_by_me ? 'You' : item.owner.display_name),
+      // Whatever my role now, the photos I added stay mine to take out; nobody else's.
+      remove: (item) => (item.owned_by_me ? 'Remove from album' : null),
+      onRemove: async (item) => {
+        const ok = await KS.confirm(
+          `Remove ${item.original_filename} from this album?`,
+          'It stays in your library; the album\'s members no longer see it.',
+          'Remove from album',
+        );
+        if (!ok) return false;
+        try {
+          await KS.api('POST', `/api/shared/albums/${albumId}/assets/remove`, { ids: [item.id] });
+        } catch (err) {
+          KS.toast(KS.describe(err), { error: true });
+          return false;
+        }
+        gallery.remove([item.id]);
+        document.getElementById('shared-empty').hidden = gallery.items.length > 0;
+        KS.toast(`Removed ${item.original_filename} from the album`);
+        return true;
+      },
     });
     sharedAlbum.setAttribute('aria-busy', 'true');
     KS.api('GET', `/api/shared/albums/${albumId}`)

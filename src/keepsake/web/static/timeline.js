@@ -454,7 +454,7 @@
   // --- actions on the selection -------------------------------------------------------
 
   selection.on('favorite', (ids) => G.favorite(selection, ids));
-  selection.on('album', (ids) => G.addToAlbum(ids));
+  selection.on('album', (ids) => addToAlbum(ids));
   selection.on('download', (ids) => G.download(ids));
   selection.on('share', (ids) => shareAsAlbum(ids));
   selection.on('trash', async (ids) => {
@@ -469,6 +469,92 @@
     selection.forget(ids);
     scheduleScrubber();
   });
+
+  /** "Add to album": one of my albums, a new one, or an album someone shares with me as a
+      contributor (the photos stay mine; the album's members see them). */
+  async function addToAlbum(ids) {
+    const dialog = document.getElementById('album-dialog');
+    const form = document.getElementById('album-form');
+    const choices = document.getElementById('album-choices');
+    const newName = document.getElementById('album-new-name');
+    const newRadio = document.getElementById('album-new');
+    const error = document.getElementById('album-error');
+    if (!dialog || !ids.length) return;
+    error.textContent = '';
+    choices.replaceChildren();
+    newName.value = '';
+    dialog.showModal();
+    const targets = new Map();
+    const [mine, shared] = await Promise.all([
+      KS.api('GET', '/api/albums').catch((err) => {
+        error.textContent = KS.describe(err);
+        return [];
+      }),
+      // Only albums I may add to: viewers cannot.
+      KS.api('GET', '/api/shared/albums')
+        .then((albums) => albums.filter((a) => a.role === 'contributor'))
+        .catch(() => []),
+    ]);
+    function choice(key, text) {
+      const row = document.createElement('div');
+      row.className = 'choice';
+      const input = document.createElement('input');
+      input.type = 'radio';
+      input.name = 'album';
+      input.value = key;
+      input.id = `album-${key.replace(':', '-')}`;
+      const label = document.createElement('label');
+      label.htmlFor = input.id;
+      label.textContent = text;
+      row.append(input, label);
+      return row;
+    }
+    for (const album of mine) {
+      targets.set(album.id, { name: album.name, post: `/api/albums/${album.id}/assets`, page: `/albums/${album.id}` });
+      choices.append(choice(album.id, `${album.name} (${KS.plural(album.asset_count, 'photo')})`));
+    }
+    for (const album of shared) {
+      const key = `shared:${album.id}`;
+      targets.set(key, {
+        name: album.name,
+        post: `/api/shared/albums/${album.id}/assets`,
+        page: `/shared/albums/${album.id}`,
+      });
+      choices.append(choice(key, `${album.name} (shared by ${album.owner.display_name})`));
+    }
+    const first = choices.querySelector('input');
+    (first || newRadio).checked = true;
+    (first || newName).focus();
+    newName.oninput = () => { newRadio.checked = true; };
+
+    form.onsubmit = async (event) => {
+      if (event.submitter && event.submitter.value === 'cancel') return;
+      event.preventDefault();
+      const picked = form.querySelector('input[name="album"]:checked');
+      let target = picked ? targets.get(picked.value) : null;
+      try {
+        if (!target) {
+          const name = newName.value.trim();
+          if (!name) {
+            error.textContent = 'Name the new album.';
+            newName.focus();
+            return;
+          }
+          const created = await KS.api('POST', '/api/albums', { name });
+          target = { name, post: `/api/albums/${created.id}/assets`, page: `/albums/${created.id}` };
+        }
+        const result = await KS.api('POST', target.post, { ids });
+        dialog.close('ok');
+        const added = result ? result.count : ids.length;
+        const where = target;
+        KS.toast(`Added ${KS.plural(added, 'photo')} to ${where.name}`, {
+          action: { label: 'Open album', run: () => location.assign(where.page) },
+        });
+      } catch (err) {
+        error.textContent = KS.describe(err);
+      }
+    };
+  }
 
   /** "Share": the selection becomes a new album, whose page opens with its share dialog. */
   function shareAsAlbum(ids) {
