@@ -32,6 +32,7 @@ except ModuleNotFoundError:  # running from a checkout without `pip install -e .
 
 from keepsake.auth.access import Principal, Scope
 from keepsake.config import Settings
+from keepsake.consent.purposes import purpose_named
 from keepsake.crypto.keys import Purpose
 from keepsake.ids import new_id
 from keepsake.ml import FunctionFaceAnalyzer
@@ -60,8 +61,9 @@ def build_library(args: argparse.Namespace, data_dir: Path) -> tuple[object, Pri
         now - timedelta(seconds=int(seconds))
         for seconds in rng.integers(0, 10 * 365 * 86400, size=args.assets)
     ]
+    face_recognition = purpose_named("face_recognition")
+    c.consent.grant(principal, face_recognition.name, face_recognition.version, "cli")
     with c.db.write() as s:
-        c.faces.repo.set_face_flag(s, user.id, True)
         for start in range(0, args.assets, BATCH):
             rows = []
             for asset_id, taken in zip(

@@ -55,7 +55,7 @@ ACTION_LABELS: dict[str, str] = {
     Action.FACE_JOB_SKIPPED: "Photos skipped without consent",
     Action.SHARE_ACCESSED: "Shared photos opened",
     Action.LINK_VIEWED: "Public links opened",
-    "link.downloaded": "Originals downloaded through links",
+    Action.LINK_DOWNLOADED: "Originals downloaded through links",
     Action.CONSENT_GRANTED: "Consent given",
     Action.CONSENT_WITHDRAWN: "Consent withdrawn",
     Action.CONSENT_EXPIRED: "Consent ended by inactivity",
