@@ -153,6 +153,38 @@ def test_a_failed_job_is_listed_with_its_error_and_an_admin_retry_runs_it_again(
     assert client.post("/api/admin/jobs/nope/retry", headers=alice.headers).status_code == 404
 
 
+def test_an_admin_retry_is_in_the_audit_log_and_a_refused_one_is_not(
+    client: TestClient, alice: Account, bob: Account, container: Container
+) -> None:
+    flaky = Flaky()
+    container.jobs.register("test.flaky", flaky, retries=0)
+    container.jobs.enqueue("test.flaky", "asset-1")
+    [failure] = _queue(client, alice)["failures"]
+    flaky.works = True
+
+    def retried() -> list[dict[str, Any]]:
+        r = client.get("/api/admin/audit", headers=alice.headers)
+        assert r.status_code == 200, r.text
+        return [e for e in r.json() if e["event"] == "job.retried"]
+
+    assert (
+        client.post(f"/api/admin/jobs/{failure['id']}/retry", headers=bob.headers).status_code
+        == 403
+    )
+    assert client.post("/api/admin/jobs/nope/retry", headers=alice.headers).status_code == 404
+    assert retried() == []
+    r = client.post(f"/api/admin/jobs/{failure['id']}/retry", headers=alice.headers)
+    assert r.status_code == 202, r.text
+    [event] = retried()
+    assert event["actor_id"] == alice.id and event["user_id"] is None
+    assert event["detail"] == {"run_id": failure["id"], "job": "test.flaky"}
+    # The job's arguments can name someone's photos: they stay out of the log.
+    assert "asset-1" not in str(event)
+    # A retry the service refuses (the run no longer failed) adds nothing.
+    client.post(f"/api/admin/jobs/{failure['id']}/retry", headers=alice.headers)
+    assert len(retried()) == 1
+
+
 def test_a_job_that_returns_failed_is_a_failure_too(
     client: TestClient, alice: Account, container: Container
 ) -> None:

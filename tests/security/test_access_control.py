@@ -33,6 +33,7 @@ from fastapi.testclient import TestClient
 
 from keepsake.app import Container, build_container, create_app
 from keepsake.clock import ManualClock
+from keepsake.jobs.queue import JobResult
 from keepsake.ml.fake import FunctionFaceAnalyzer
 from tests.conftest import make_settings
 from tests.helpers import Account, jpeg_bytes, new_account, upload
@@ -51,6 +52,8 @@ OBJECT_PARAMS: dict[str, str] = {
     "face_id": "face",
     "share_id": "share",
     "link_id": "link",
+    # A run of a background job (admin routes only): a failed job about A's photo.
+    "run_id": "job_run",
     # A public link's token is the capability itself: whoever holds it may look. Someone who
     # does not must not learn anything, so it is filled with a token that is not A's.
     "token": "wrong_token",
@@ -87,7 +90,7 @@ def _ok(r: Any, *codes: int) -> Any:
     return r.json() if r.content else None
 
 
-def build_world(client: TestClient) -> World:
+def build_world(client: TestClient, container: Container) -> World:
     admin = new_account(client, "admin@example.org")
     owner = new_account(client, "owner@example.org", admin_headers=admin.headers)
     intruder = new_account(client, "intruder@example.org", admin_headers=admin.headers)
@@ -149,12 +152,29 @@ def build_world(client: TestClient) -> World:
         "link": link["id"],
         "wrong_token": "x" + str(link.get("token") or link.get("url", "t"))[-20:][::-1] + "Q",
     }
+    world.objects["job_run"] = _failed_run(client, container, admin, assets[0]["id"])
     world.secrets = {v for k, v in world.objects.items() if k != "wrong_token"}
     world.secrets |= {x["id"] for x in assets} | {owner.email, second.json()["token"]}
     world.secrets |= {hashlib.sha256(p).hexdigest() for p in photos}
     world.secrets |= {"owner-secret-0.jpg", "owner-secret-1.jpg", "Owner's album", "Owner's friend"}
     world.secrets |= {key["secret"], key["prefix"]}
     return world
+
+
+WALK_FAILING_JOB = "test.walk_fails"
+
+
+def _failed_run(client: TestClient, container: Container, admin: Account, asset_id: str) -> str:
+    """A failed run of a job whose argument is A's photo: one an administrator may retry, and
+    B may neither retry nor learn anything about."""
+
+    def fails(asset: str) -> JobResult:
+        return JobResult.FAILED
+
+    container.jobs.register(WALK_FAILING_JOB, fails, retries=0)
+    container.jobs.enqueue(WALK_FAILING_JOB, asset_id)
+    failures = _ok(client.get("/api/admin/jobs", headers=admin.headers))["failures"]
+    return str(next(f["id"] for f in failures if f["args"] == [asset_id]))
 
 
 # --- requests from the OpenAPI document ------------------------------------------------
@@ -327,7 +347,7 @@ def walk(
     )
     try:
         with TestClient(create_app(container, start_jobs=False)) as client:
-            yield client, build_world(client), container
+            yield client, build_world(client, container), container
     finally:
         container.close()
 
@@ -388,3 +408,6 @@ def test_no_route_lets_another_user_or_an_admin_at_someone_elses_objects(
     assert not failures, "\n".join(failures)
     assert walked > 100  # the document really was walked
     assert owner_view(client, world) == before, "a stranger changed A's library"
+    # (The administrator's API key: the walk has logged their session out by now.)
+    failures = _ok(client.get("/api/admin/jobs", headers=admin.headers))["failures"]
+    assert world.objects["job_run"] in {f["id"] for f in failures}, "B retried a job"

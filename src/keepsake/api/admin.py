@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from keepsake.api.deps import ContainerDep, CurrentPrincipal
+from keepsake.auth.audit import Event
 from keepsake.jobs.schemas import JobQueueOut, JobRunOut
 from keepsake.jobs.service import RECENT
 
@@ -31,5 +32,13 @@ def job_queue(principal: CurrentPrincipal, c: ContainerDep) -> JobQueueOut:
 
 @router.post("/jobs/{run_id}/retry", status_code=status.HTTP_202_ACCEPTED)
 def retry_job(run_id: str, principal: CurrentPrincipal, c: ContainerDep) -> JobRunOut:
-    """Queue a failed job again with the same arguments (409 unless it failed)."""
-    return JobRunOut.model_validate(c.job_runs.retry(principal, run_id))
+    """Queue a failed job again with the same arguments (409 unless it failed). The audit log
+    records who retried which job (by run id and job name; the arguments may name users'
+    photos, so they stay out of it)."""
+    run = c.job_runs.retry(principal, run_id)
+    # Recorded once the service accepted the retry; a refused one (unknown, not failed)
+    # changed nothing.
+    c.audit.record(
+        Event.JOB_RETRIED, actor_id=principal.user_id, ip=principal.ip, run_id=run.id, job=run.name
+    )
+    return JobRunOut.model_validate(run)

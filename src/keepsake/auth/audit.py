@@ -1,5 +1,6 @@
 """The security audit log: logins and their failures, credential, two-factor and key changes,
-sessions and API keys revoked, and every administrator action on an account. Administrators
+sessions and API keys revoked, every administrator action on an account, and an
+administrator's retry of a failed background job. Administrators
 read all of it; each user reads the events about their own account.
 
 Events carry ids, never secrets, passwords, codes or email addresses."""
@@ -47,6 +48,7 @@ class Event(StrEnum):
     QUOTA_CHANGED = "user.quota_changed"
     MASTER_KEY_ROTATED = "master_key.rotated"
     BLOBS_ENCRYPTED = "blobs.encrypted"
+    JOB_RETRIED = "job.retried"
 
 
 class AuditLog:
