@@ -221,7 +221,8 @@ def privacy_markdown(settings: Settings) -> str:
         "",
         "## Taking everything with you",
         "",
-        "One download (`GET /api/takeout`, or the settings page) gives you a zip of your whole "
+        "One download (`GET /api/takeout`, or the privacy centre at `/privacy-centre`) gives "
+        "you a zip of your whole "
         "account, made while it downloads: your originals byte for byte, a JSON file per "
         "photo with its dates, camera, place, favourite and albums, XMP files with face "
         "regions and people's names that other photo tools read, your albums, your people, "
@@ -242,7 +243,7 @@ def privacy_markdown(settings: Settings) -> str:
         "",
         "## Deleting your account",
         "",
-        "You can delete your account from the settings page or with `POST "
+        "You can delete your account from the privacy centre (`/privacy-centre`) or with `POST "
         "/api/account/deletion`, entering your password again. Every session and API key "
         "ends at once. Until the grace period above is over, logging in again cancels the "
         "deletion. After it, everything of the account is purged: every database row, every "

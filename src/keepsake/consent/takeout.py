@@ -67,8 +67,8 @@ faces/templates.json        your face templates, only if you asked for them
 account.json                your account and what this archive holds
 manifest.sha256             the SHA-256 of every other file: `sha256sum -c manifest.sha256`
 
-Another Keepsake server imports this archive with `keepsake import-takeout` or from its
-settings page.
+Another Keepsake server imports this archive with `keepsake import-takeout` or through
+`POST /api/takeout/import`.
 """
 
 
