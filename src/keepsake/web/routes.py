@@ -213,6 +213,7 @@ def _timeline(
         first_page=first_page,
         preload=preload,
         collection="favorites" if favorites else "timeline",
+        retention_days=c.settings.trash_retention_days,
     )
 
 
@@ -606,13 +607,26 @@ def _wants_page(request: Request) -> bool:
 Handler = Callable[[Request, Exception], Awaitable[Response] | Response]
 
 
+def _error_user(request: Request) -> User | None:
+    """Whoever is logged in, so an error page keeps the navigation; nobody when that
+    cannot be told (no session, or the error is the database itself)."""
+    try:
+        principal = optional_principal(request)
+        if principal is None:
+            return None
+        user: User = request.app.state.container.auth.me(principal)
+        return user
+    except Exception:
+        return None
+
+
 def _error_page(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
     pages = _pages(request)
     return _render(
         request,
         pages,
         "error.html",
-        user=None,
+        user=_error_user(request) if status != 401 else None,
         status_code=status,
         title=title,
         status=status,

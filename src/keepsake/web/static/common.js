@@ -199,6 +199,34 @@
       menu.querySelector('summary').focus();
     }
   });
+  // A modal dialog keeps Tab and Shift+Tab inside it: past its last control focus comes
+  // round to the first (the browser alone lets it leave the page for its own toolbar).
+  const FOCUSABLE = 'a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"])';
+  document.addEventListener('keydown', (event) => {
+    if (event.key !== 'Tab' || event.defaultPrevented) return;
+    const open = [...document.querySelectorAll('dialog[open]')].filter((d) => d.matches(':modal'));
+    const dialog = open[open.length - 1];
+    if (!dialog) return;
+    const stops = [...dialog.querySelectorAll(FOCUSABLE)].filter(
+      (el) => !el.disabled && el.getClientRects().length && !(el.type === 'radio' && !el.checked && el.form
+        && [...el.form.elements].some((o) => o.name === el.name && o.type === 'radio' && o.checked)),
+    );
+    if (!stops.length) {
+      event.preventDefault();
+      return;
+    }
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    const inside = dialog.contains(document.activeElement);
+    if (event.shiftKey && (!inside || document.activeElement === first || document.activeElement === dialog)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (!inside || document.activeElement === last)) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+
   document.addEventListener('click', (event) => {
     const menu = document.querySelector('details.usermenu[open]');
     if (menu && !(event.target instanceof Node && menu.contains(event.target))) menu.open = false;

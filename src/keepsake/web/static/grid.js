@@ -345,9 +345,14 @@
   }
 
   async function trash(ids) {
+    // How long the trash keeps photos is the server's setting, given by the page.
+    const holder = document.querySelector('[data-retention-days]');
+    const days = holder ? Number(holder.dataset.retentionDays) : 0;
     const ok = await KS.confirm(
       `Delete ${KS.plural(ids.length, 'photo')}?`,
-      'They go to the trash, where you can restore them for the next 30 days.',
+      days
+        ? `They go to the trash, where you can restore them for the next ${KS.plural(days, 'day')}.`
+        : 'They go to the trash, where you can restore them for a while.',
       'Move to trash',
     );
     if (!ok) return false;
