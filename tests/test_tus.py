@@ -7,6 +7,7 @@ import base64
 import hashlib
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +16,9 @@ from tusclient.client import TusClient
 from tusclient.exceptions import TusUploadFailed
 
 from keepsake.app import Container
+from keepsake.auth.access import Principal, Scope
 from keepsake.clock import ManualClock
+from keepsake.errors import NotFound
 from tests.helpers import Account, LiveServer, jpeg_bytes
 
 
@@ -206,6 +209,56 @@ def test_termination_and_expiry_delete_partial_data(
     assert client.head(url, headers=h).status_code == 404
     container.uploads.expire()
     assert list(staged.iterdir()) == []
+
+
+def test_expiry_sweeps_partial_files_whose_upload_is_gone(
+    client: TestClient, alice: Account, container: Container, clock: ManualClock
+) -> None:
+    h = {**alice.headers, "Tus-Resumable": "1.0.0"}
+    staged = container.settings.data_dir / "uploads"
+    url = client.post("/api/uploads", headers={**h, "Upload-Length": "100"}).headers["location"]
+    live = staged / f"{url.rsplit('/', 1)[1]}.part"
+    orphan = staged / "0f0f0f0f-dead-4bad-8bad-000000000000.part"  # its row is gone
+    orphan.write_bytes(b"x" * 50)
+
+    container.uploads.expire()
+    assert orphan.exists(), "a young partial file may belong to an upload being created"
+    clock.advance(timedelta(hours=container.settings.upload_expiry_hours, minutes=1))
+    client.patch(  # keeps nothing alive: expiry is from creation
+        url,
+        content=b"x" * 10,
+        headers={**h, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+    )
+    container.uploads.expire()
+
+    assert not orphan.exists()
+    assert not live.exists()
+    assert list(staged.iterdir()) == []
+
+
+def test_a_chunk_for_an_upload_deleted_meanwhile_leaves_no_file(
+    alice: Account, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    principal = Principal(alice.id, False, frozenset({Scope.FULL}))
+    uploads = container.uploads
+    state = uploads.create(principal, 100, filename="a.jpg", checksum=None, file_mtime=None)
+    live = uploads._live
+
+    def then_purged(owner_id: str, upload_id: str) -> Any:
+        upload = live(owner_id, upload_id)
+        with container.db.write() as s:  # the account's purge lands after the check
+            container.media.repo.delete_upload(s, upload_id)
+        (uploads.dir / f"{upload_id}.part").unlink()
+        return upload
+
+    monkeypatch.setattr(uploads, "_live", then_purged)
+    chunk = uploads.dir / f"{state.id}.chunk"
+    chunk.write_bytes(b"x" * 10)
+
+    with pytest.raises(NotFound):
+        uploads.append(principal, state.id, 0, chunk)
+
+    assert list(uploads.dir.iterdir()) == []
 
 
 def test_corrupt_file_by_tus_is_refused_and_leaves_nothing(

@@ -230,5 +230,8 @@ class MediaRepository:
     def expired_uploads(self, s: Session, now: datetime) -> list[Upload]:
         return list(s.scalars(select(Upload).where(Upload.expires_at < now)))
 
+    def upload_ids(self, s: Session) -> set[str]:
+        return set(s.scalars(select(Upload.id)))
+
     def delete_upload(self, s: Session, upload_id: str) -> None:
         s.execute(delete(Upload).where(Upload.id == upload_id))

@@ -8,6 +8,7 @@ with the uploader's access checked on every request; the protocol itself is smal
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import threading
@@ -159,9 +160,11 @@ class UploadService:
                 new_offset = upload.offset + size
                 with self.db.write() as s:
                     row = self.repo.upload_of(s, owner_id, upload_id)
-                    if row is None:
-                        raise NotFound("No such upload, or it expired.")
-                    row.offset = new_offset
+                    if row is not None:
+                        row.offset = new_offset
+                if row is None:  # terminated, expired or purged with its account meanwhile
+                    part.unlink(missing_ok=True)
+                    raise NotFound("No such upload, or it expired.")
                 if new_offset < upload.length:
                     return UploadState(upload_id, new_offset, upload.length, upload.expires_at)
                 return self._finish(principal, upload, new_offset)
@@ -197,11 +200,25 @@ class UploadService:
             self._locks.pop(upload_id, None)
 
     def expire(self) -> JobResult:
-        """Delete uploads that were not finished in time, with their partial bytes."""
+        """Delete uploads that were not finished in time, with their partial bytes, and any
+        partial file whose upload is gone (a crash between the two deletes, a chunk that
+        landed as its account was purged) once it is older than an upload may live."""
+        now = self.clock.now()
         with self.db.read() as s:
-            expired = self.repo.expired_uploads(s, self.clock.now())
+            expired = self.repo.expired_uploads(s, now)
         for upload in expired:
             self._discard(upload.id)
+        # Listed before the rows are read: an upload created after the listing is not in
+        # it, and one created before has its row (files are made just before their rows,
+        # so a file younger than the expiry is never swept).
+        parts = list(self.dir.glob("*.part"))
+        with self.db.read() as s:
+            known = self.repo.upload_ids(s)
+        oldest = now.timestamp() - self.settings.upload_expiry_hours * 3600
+        for part in parts:
+            with contextlib.suppress(FileNotFoundError):
+                if part.stem not in known and part.stat().st_mtime < oldest:
+                    part.unlink()
         return JobResult.SUCCESS
 
 
