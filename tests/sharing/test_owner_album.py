@@ -118,3 +118,21 @@ def test_the_owner_sees_names_in_a_contributors_photos_only_with_their_consent(
     assert [e["purpose"] for e in entries].count("people_sharing") == 1
     consent(client, bob, False)
     assert seen() == []
+
+
+def test_the_album_page_counts_the_contributors_photos_without_reading_them(
+    client: TestClient, alice: Account, bob: Account
+) -> None:
+    album_id = album(client, alice, [])
+    share(client, alice, album_id, bob, "contributor")
+    _contribute(client, bob, album_id, [photo(client, bob, 2)])
+    before = len(ledger(client, bob, "share.accessed"))
+
+    page = client.get(f"/albums/{album_id}", headers=alice.headers)
+
+    assert page.status_code == 200
+    assert ">1 photo<" in page.text  # not "This album is empty" until the script loads
+    assert 'id="album-empty" hidden' in page.text
+    # The page itself reads no photo of Bob's: the API call of its script is the one entry.
+    assert len(ledger(client, bob, "share.accessed")) == before
+    assert client.get(f"/albums/{album_id}", headers=bob.headers).status_code == 404

@@ -25,7 +25,7 @@ from starlette.types import Scope as AsgiScope
 
 from keepsake.api.deps import ContainerDep, optional_principal
 from keepsake.auth.access import Principal, require_admin
-from keepsake.errors import KeepsakeError, Unauthorized
+from keepsake.errors import KeepsakeError, NotFound, Unauthorized
 from keepsake.faces.service import PURPOSE as FACES_PURPOSE
 from keepsake.jobs.service import RECENT as JOBS_RECENT
 from keepsake.media.schemas import AssetOut, TimelinePage
@@ -333,7 +333,12 @@ def albums_page(
 def album_page(
     album_id: str, request: Request, principal: PagePrincipal, c: ContainerDep, pages: PagesDep
 ) -> HTMLResponse:
-    album, assets = c.media.album(principal, album_id)
+    # The count the album list shows: the owner's photos and those members added (the
+    # page's script loads them all through the API, which ledgers the members' ones).
+    found = next(((a, n) for a, n in c.media.albums(principal) if a.id == album_id), None)
+    if found is None:
+        raise NotFound("No such album.")
+    album, count = found
     return _render(
         request,
         pages,
@@ -342,7 +347,7 @@ def album_page(
         title=album.name,
         nav="albums",
         album=album,
-        count=len(assets),
+        count=count,
     )
 
 
