@@ -310,3 +310,41 @@ def test_another_users_person_and_face_are_a_404_everywhere(
 
 def _box() -> dict[str, float]:
     return {"x1": 10, "y1": 10, "x2": 60, "y2": 60}
+
+
+def _status(client: TestClient, account: Account) -> dict[str, Any]:
+    r = client.get("/api/users/me/face-recognition", headers=account.headers)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_the_status_says_whether_the_last_merge_can_be_undone(
+    client: TestClient, container: Container, alice: Account
+) -> None:
+    enable(client, alice)
+    for i in range(2):
+        add_photo(client, alice, photo("anna", seed=i))
+    for i in range(3):
+        add_photo(client, alice, photo("ben", seed=10 + i))
+    groups = _by_count(client, alice)
+    anna, ben = groups[2], groups[3]
+    client.patch(f"/api/people/{ben['id']}", json={"name": "Ben"}, headers=alice.headers)
+    state = _status(client, alice)
+    assert state["can_undo_merge"] is False and state["last_merge"] is None
+
+    client.post(
+        "/api/people/merge",
+        json={"target_id": anna["id"], "source_ids": [ben["id"]]},
+        headers=alice.headers,
+    )
+    client.patch(f"/api/people/{anna['id']}", json={"name": "Anna"}, headers=alice.headers)
+    # Another client (a new tab, after a reload) learns it from the server.
+    state = _status(client, alice)
+    assert state["can_undo_merge"] is True
+    assert state["last_merge"]["target"] == {"id": anna["id"], "name": "Anna"}
+    assert state["last_merge"]["sources"] == [{"id": ben["id"], "name": "Ben"}]
+    assert state["last_merge"]["merged_at"] is not None
+
+    assert client.post("/api/people/merge/undo", headers=alice.headers).status_code == 200
+    state = _status(client, alice)
+    assert state["can_undo_merge"] is False and state["last_merge"] is None

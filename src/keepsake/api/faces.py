@@ -17,20 +17,23 @@ from keepsake.faces.schemas import (
     FaceOut,
     FaceRecognitionIn,
     FaceRecognitionOut,
+    LastMergeOut,
     ManualFaceIn,
     MergeIn,
     PersonDetail,
     PersonMatch,
     PersonOut,
     PersonPatch,
+    PersonRef,
     PhotoMatch,
     RejectIn,
     SplitIn,
     Suggestion,
+    SuggestionsPage,
     UnassignedFace,
     XmpImported,
 )
-from keepsake.faces.service import FaceStatus, FaceView
+from keepsake.faces.service import SUGGESTIONS_MAX, SUGGESTIONS_PAGE, FaceStatus, FaceView
 from keepsake.faces.xmp import MAX_XMP_BYTES
 from keepsake.media.schemas import AssetOut, TimelinePage
 
@@ -38,6 +41,7 @@ router = APIRouter(prefix="/api", tags=["faces"])
 PRIVATE = "private, no-store"
 Cursor = Annotated[str | None, Query(max_length=200)]
 Limit = Annotated[int, Query(ge=1, le=500)]
+SuggestionsLimit = Annotated[int, Query(ge=1, le=SUGGESTIONS_MAX)]
 
 
 # --- the switch ----------------------------------------------------------------------------
@@ -96,6 +100,20 @@ def get_person(
 def person_faces(person_id: str, principal: CurrentPrincipal, c: ContainerDep) -> list[FaceOut]:
     """Every face of the person, best first (to split some off, or remove one)."""
     return [_face(v) for v in c.faces.person_faces(principal, person_id)]
+
+
+@router.get("/people/{person_id}/suggestions")
+def person_suggestions(
+    person_id: str,
+    principal: CurrentPrincipal,
+    c: ContainerDep,
+    cursor: Cursor = None,
+    limit: SuggestionsLimit = SUGGESTIONS_PAGE,
+) -> SuggestionsPage:
+    """ "Is this X?" for one person: faces in no person whose closest person is this one,
+    closest first; pass `next_cursor` back for more."""
+    page = c.faces.person_suggestions(principal, person_id, cursor=cursor, limit=limit)
+    return SuggestionsPage(items=[_unassigned(v) for v in page.faces], next_cursor=page.next_cursor)
 
 
 @router.patch("/people/{person_id}")
@@ -275,6 +293,14 @@ def _status(state: FaceStatus) -> FaceRecognitionOut:
         people=state.people,
         photos_to_index=state.photos_to_index,
         templates_deleted=state.templates_deleted,
+        can_undo_merge=state.last_merge is not None,
+        last_merge=LastMergeOut(
+            target=PersonRef(id=merge.target_id, name=merge.target_name),
+            sources=[PersonRef(id=i, name=n) for i, n in merge.sources],
+            merged_at=merge.merged_at,
+        )
+        if (merge := state.last_merge)
+        else None,
     )
 
 

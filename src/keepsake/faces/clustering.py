@@ -638,3 +638,74 @@ def relabel(old: Sequence[int], new: Sequence[int], fixed: Iterable[int] = ()) -
         mapping[n] = o
         taken.add(o)
     return mapping
+
+
+def suggestions_for_person(
+    embeddings: FloatMatrix,
+    photos: IntArray,
+    people: IntArray,
+    number: int,
+    *,
+    distance: float,
+    eligible: BoolArray,
+    rejected: frozenset[tuple[int, int]] = frozenset(),
+    block: int = 1024,
+) -> tuple[IntArray, FloatMatrix]:
+    """The faces in no person whose suggestion is person `number` ("is this Anna?"): those
+    whose average distance to the person is under `distance`, not in a photo the person is
+    already in, not ruled out by the user (`rejected` holds (face, person) pairs), and with no
+    other eligible person strictly closer. Returns (face positions, average distances),
+    closest first. `eligible` says, per person number, who may be suggested at all.
+
+    The same rule as asking each face for its closest person, without comparing every face in
+    no person with every face of the library: the distance to a person's centroid is a lower
+    bound of the average distance to their faces (the norm is convex), so only faces near the
+    person's centroid are measured exactly, and only people whose centroid is nearer than the
+    person are measured as rivals."""
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+    mine = np.flatnonzero(people == number)
+    if not len(mine) or not bool(eligible[number]):
+        return empty
+    ruled_out = np.array([f for f, n in rejected if n == number], dtype=np.int64)
+    free = np.flatnonzero(
+        (people < 0) & ~np.isin(photos, photos[mine]) & ~np.isin(np.arange(len(people)), ruled_out)
+    )
+    # 1e-4: float32 rounding, so the bound never drops a face the exact figure would keep.
+    centre = embeddings[mine].mean(axis=0, dtype=np.float64).astype(np.float32)
+    bound = np.linalg.norm(embeddings[free] - centre, axis=1)
+    free = free[bound < distance + 1e-4]
+    link = np.empty(len(free), dtype=np.float32)
+    for start in range(0, len(free), block):
+        rows = embeddings[free[start : start + block]]
+        link[start : start + block] = pairwise_distances(rows, embeddings[mine]).mean(axis=1)
+    keep = link < distance
+    free, link = free[keep], link[keep]
+    if not len(free):
+        return empty
+
+    # Rivals: other eligible people that could be closer to a candidate.
+    assigned = np.flatnonzero(people >= 0)
+    order = assigned[np.argsort(people[assigned], kind="stable")]
+    sorted_people = people[order]
+    starts = np.flatnonzero(np.r_[True, sorted_people[1:] != sorted_people[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    numbers = sorted_people[starts]
+    sums = np.add.reduceat(embeddings[order].astype(np.float64), starts, axis=0)
+    centres = (sums / (ends - starts)[:, None]).astype(np.float32)
+    near = pairwise_distances(embeddings[free], centres) < link[:, None] + 1e-4
+    near &= (numbers != number)[None, :] & eligible[numbers][None, :]
+    in_photo: dict[int, set[int]] = {}
+    wanted_photos = set(photos[free].tolist())
+    for face in np.flatnonzero(np.isin(photos, list(wanted_photos))).tolist():
+        in_photo.setdefault(int(photos[face]), set()).add(int(people[face]))
+    beaten = np.zeros(len(free), dtype=bool)
+    for i, k in zip(*np.nonzero(near), strict=True):
+        rival, face = int(numbers[k]), int(free[i])
+        if beaten[i] or rival in in_photo[int(photos[face])] or (face, rival) in rejected:
+            continue
+        faces = order[starts[k] : ends[k]]
+        rival_link = pairwise_distances(embeddings[[face]], embeddings[faces]).mean()
+        beaten[i] = rival_link < link[i]
+    free, link = free[~beaten], link[~beaten]
+    ranked = np.lexsort((free, link))
+    return free[ranked].astype(np.int64), link[ranked]

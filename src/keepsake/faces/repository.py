@@ -197,6 +197,25 @@ class FaceRepository:
             )
         )
 
+    def unassigned_faces_among(
+        self, s: Session, owner_id: str, face_ids: Sequence[str]
+    ) -> list[Face]:
+        """Those of `face_ids` that are the owner's, in no person, in photos not in the trash."""
+        if not face_ids:
+            return []
+        return list(
+            s.scalars(
+                select(Face)
+                .join(Asset, Asset.id == Face.asset_id)
+                .where(
+                    _owned(Face.owner_id, owner_id),
+                    Face.id.in_(face_ids),
+                    Face.person_id.is_(None),
+                    Asset.trashed_at.is_(None),
+                )
+            )
+        )
+
     # --- people ----------------------------------------------------------------------------
 
     def add_person(self, s: Session, person: Person) -> None:

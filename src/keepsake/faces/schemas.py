@@ -20,6 +20,17 @@ class FaceRecognitionIn(BaseModel):
     )
 
 
+class PersonRef(BaseModel):
+    id: str
+    name: str | None
+
+
+class LastMergeOut(BaseModel):
+    target: PersonRef = Field(description="the person that stayed, as named now")
+    sources: list[PersonRef] = Field(description="the people merged into it, as named then")
+    merged_at: datetime | None
+
+
 class FaceRecognitionOut(BaseModel):
     enabled: bool
     faces: int = Field(description="faces stored for you")
@@ -28,6 +39,10 @@ class FaceRecognitionOut(BaseModel):
     templates_deleted: int | None = Field(
         None, description="when turning off: how many face templates were deleted"
     )
+    can_undo_merge: bool = Field(
+        False, description="`POST /api/people/merge/undo` would undo `last_merge` now"
+    )
+    last_merge: LastMergeOut | None = Field(None, description="the merge that can be undone")
 
 
 class Box(BaseModel):
@@ -120,6 +135,11 @@ class Suggestion(BaseModel):
 
 class UnassignedFace(FaceOut):
     suggestion: Suggestion | None
+
+
+class SuggestionsPage(BaseModel):
+    items: list[UnassignedFace] = Field(description="closest first; each suggests this person")
+    next_cursor: str | None = Field(description="pass back as `cursor` for the next page")
 
 
 class ManualFaceIn(BaseModel):

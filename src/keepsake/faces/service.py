@@ -11,6 +11,7 @@ their `face_indexes` row, which also versions the in-memory templates (faces.tem
 
 from __future__ import annotations
 
+import base64
 import io
 import logging
 from collections.abc import Iterator, Mapping, Sequence
@@ -50,6 +51,10 @@ log = logging.getLogger("keepsake.faces")
 
 SEARCH_MAX_PAGE = 500
 UNASSIGNED_MAX = 500
+SUGGESTIONS_PAGE = 24
+SUGGESTIONS_MAX = 100
+"""Faces of one person's "is this X?" queue per page (default and most): a few screens of
+96 px crops; the queue shrinks as the user answers, so a client asks for the first page again."""
 EXAMPLE_MAX_BYTES = 50 * 1024 * 1024
 """Largest photo accepted for search by example (it is held in memory only, never stored)."""
 EXAMPLE_MAX_PHOTOS = 100
@@ -146,12 +151,30 @@ class FaceConsent(Protocol):
 
 
 @dataclass(frozen=True)
+class LastMerge:
+    """The merge `undo_merge` would undo: the person that stayed (as named now) and the people
+    merged into them (as named then)."""
+
+    target_id: str
+    target_name: str | None
+    sources: list[tuple[str, str | None]]
+    merged_at: datetime | None
+
+
+@dataclass(frozen=True)
 class FaceStatus:
     enabled: bool
     faces: int
     people: int
     photos_to_index: int
     templates_deleted: int | None = None
+    last_merge: LastMerge | None = None
+
+
+@dataclass(frozen=True)
+class SuggestionPage:
+    faces: list[FaceView]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -237,7 +260,26 @@ class FacesService:
                 photos_to_index=self.repo.count_to_index(s, owner_id, STEP_FACES, STEP_PREVIEW)
                 if enabled
                 else 0,
+                last_merge=self._last_merge(s, owner_id) if enabled else None,
             )
+
+    def _last_merge(self, s: Session, owner_id: str) -> LastMerge | None:
+        """The merge that can be undone now: the last one, while its person still exists
+        (`undo_merge` refuses otherwise)."""
+        index = self.repo.index_of(s, owner_id)
+        merge = index.last_merge if index is not None else None
+        if not merge:
+            return None
+        target = self.repo.person_of(s, owner_id, merge["target"]["id"])
+        if target is None:
+            return None
+        at = merge.get("at")
+        return LastMerge(
+            target.id,
+            target.name,
+            [(source["id"], source["name"]) for source in merge["sources"]],
+            datetime.fromisoformat(at) if at else None,
+        )
 
     def set_enabled(
         self, principal: Principal, enabled: bool, *, keep_names: bool = False
@@ -569,6 +611,7 @@ class FacesService:
                 "target": before,
                 "sources": snapshots,
                 "carried_rejections": [f for f, _ in carried],
+                "at": self.clock.now().isoformat(),
             }
         return self._summary(owner_id, target_id)
 
@@ -678,6 +721,74 @@ class FacesService:
             FaceView(face, None, self._suggest(face, templates, people, rejections))
             for face in faces
         ]
+
+    def person_suggestions(
+        self,
+        principal: Principal,
+        person_id: str,
+        *,
+        cursor: str | None = None,
+        limit: int = SUGGESTIONS_PAGE,
+    ) -> SuggestionPage:
+        """One person's "is this X?" queue: the faces in no person (in photos outside the
+        trash) whose suggestion is this person, by the same rule as `unassigned`, closest
+        first, one page at a time. A hidden person gets no suggestions, as everywhere."""
+        owner_id = require_access(principal, Scope.READ)
+        if not 1 <= limit <= SUGGESTIONS_MAX:
+            raise InvalidInput(f"limit must be between 1 and {SUGGESTIONS_MAX}.")
+        after = _decode_suggestion_cursor(cursor) if cursor else None
+        with self.db.read() as s:
+            index = self._check_on(s, owner_id)
+            person = self._person(s, owner_id, person_id)
+            if index is None or person.is_hidden:
+                return SuggestionPage([], None)
+            templates = self._templates(s, owner_id, index)
+            people = {p.id: p for p in self.repo.all_people(s, owner_id)}
+            rejected = frozenset(
+                (templates.position[f], templates.number_of(p))
+                for f, p in self.repo.rejections_of(s, owner_id)
+                if f in templates.position and templates.number_of(p) >= 0
+            )
+            eligible = np.array(
+                [
+                    (p := people.get(pid)) is not None and not p.is_hidden
+                    for pid in templates.person_ids
+                ],
+                dtype=bool,
+            )
+            positions, distances = clustering.suggestions_for_person(
+                templates.embeddings,
+                templates.photos,
+                templates.people,
+                templates.number_of(person_id),
+                distance=self.settings.face_suggest_distance,
+                eligible=eligible,
+                rejected=rejected,
+            )
+            ranked = [
+                (float(d), templates.face_ids[i])
+                for i, d in zip(positions.tolist(), distances.tolist(), strict=True)
+            ]
+            ranked.sort()
+            if after is not None:
+                ranked = [r for r in ranked if r > after]
+            # The snapshot may hold faces since assigned or sent to the trash: the rows say.
+            found: list[tuple[Face, float]] = []
+            for start in range(0, len(ranked), limit + 1):
+                chunk = ranked[start : start + limit + 1]
+                rows = self.repo.unassigned_faces_among(s, owner_id, [f for _, f in chunk])
+                by_id = {f.id: f for f in rows}
+                found.extend((by_id[f], d) for d, f in chunk if f in by_id)
+                if len(found) > limit:
+                    break
+        next_cursor = None
+        if len(found) > limit:
+            last, distance = found[limit - 1]
+            next_cursor = _encode_suggestion_cursor(distance, last.id)
+        return SuggestionPage(
+            [FaceView(f, None, (person.id, person.name, d)) for f, d in found[:limit]],
+            next_cursor,
+        )
 
     def assign_face(
         self,
@@ -1515,6 +1626,18 @@ class FacesService:
     def _record_skip(self, owner_id: str, asset_id: str | None) -> None:
         """A job found no consent: it did nothing, and the owner's ledger says so."""
         self._record_now(owner_id, JOB_ACTOR, ACTION_SKIPPED, [asset_id] if asset_id else [])
+
+
+def _encode_suggestion_cursor(distance: float, face_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{distance!r}|{face_id}".encode()).decode()
+
+
+def _decode_suggestion_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        distance, face_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return float(distance), face_id
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InvalidInput("This cursor is not one Keepsake gave out.") from err
 
 
 _OFF = "Face recognition is off for your account; turn it on in your settings first."
