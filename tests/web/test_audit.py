@@ -293,7 +293,9 @@ def test_thumbnails_come_from_the_browser_cache_the_second_time(
 DROP_FOLDERS = """({tree, batch}) => {
   const fileEntry = (name, f) => ({
     isFile: true, isDirectory: false, name,
-    file: (ok) => ok(new File([Uint8Array.from(atob(f.data), c => c.charCodeAt(0))], name,
+    file: (ok, fail) => f.unreadable
+      ? setTimeout(() => fail(new DOMException('The file is gone.', 'NotFoundError')), 5)
+      : ok(new File([Uint8Array.from(atob(f.data), c => c.charCodeAt(0))], name,
                               {type: f.type, lastModified: f.modified})),
   });
   const dirEntry = (name, children) => ({
@@ -327,6 +329,40 @@ def _file(data: bytes, modified: int = 1_700_000_000_000) -> dict[str, Any]:
     import base64
 
     return {"data": base64.b64encode(data).decode(), "type": "image/jpeg", "modified": modified}
+
+
+def test_a_file_that_cannot_be_read_is_reported_and_its_folder_still_uploads(
+    page: Any, user: LibraryUser, container: Container
+) -> None:
+    gone = {**_file(b""), "unreadable": True}
+    tree = {
+        "Trip": {
+            "IMG_0001.jpg": _file(jpeg_bytes((64, 48), seed=1)),
+            "IMG_0002.jpg": gone,
+            "IMG_0003.jpg": _file(jpeg_bytes((64, 48), seed=3)),
+        }
+    }
+    page.goto("/upload")
+    page.evaluate(DROP_FOLDERS, {"tree": tree, "batch": 10})
+    page.wait_for_selector("#upload-summary[data-state='finished']")
+    items = page.locator(".upload-item")
+    statuses = dict(
+        zip(
+            items.locator(".name").all_inner_texts(),
+            items.locator(".upload-status").all_inner_texts(),
+            strict=True,
+        )
+    )
+    assert set(statuses) == {"Trip/IMG_0001.jpg", "Trip/IMG_0002.jpg", "Trip/IMG_0003.jpg"}
+    assert statuses["Trip/IMG_0002.jpg"] == (
+        "Not uploaded: the file could not be read (The file is gone.)"
+    )
+    assert statuses["Trip/IMG_0001.jpg"].startswith("Uploaded.")
+    assert statuses["Trip/IMG_0003.jpg"].startswith("Uploaded.")
+    assert "2 uploaded, 1 failed" in page.locator("#overall-text").inner_text()
+    check_accessibility(page, "upload with a failed file")
+    items_in_library, _ = container.media.timeline(user.principal)
+    assert len(items_in_library) == 2
 
 
 def test_dropped_folders_upload_every_photo_inside_them(

@@ -263,11 +263,12 @@
   function add(entries) {
     if (!entries.length) return;
     summary.hidden = false;
-    for (const { file, path } of entries) {
-      const upload = new Upload(file, path);
+    for (const { file, path, error } of entries) {
+      const upload = new Upload(file || new File([], path.split('/').pop()), path);
       uploads.push(upload);
       list.append(upload.el);
-      enqueue(upload);
+      if (error) upload.fail(new Error(error));
+      else enqueue(upload);
     }
     updateOverall();
   }
@@ -288,13 +289,26 @@
     });
   }
 
+  /** Files under `entry`; one that cannot be read (moved, no permission) is listed with
+      its error, and the rest of its folder is still read. */
   async function walk(entry, prefix, out) {
+    const path = prefix + entry.name;
     if (entry.isFile) {
       if (prefix && entry.name.startsWith('.')) return; // .DS_Store and friends in folders
-      const file = await new Promise((resolve, reject) => entry.file(resolve, reject));
-      out.push({ file, path: prefix + entry.name });
+      try {
+        out.push({ file: await new Promise((resolve, reject) => entry.file(resolve, reject)), path });
+      } catch (err) {
+        out.push({ file: null, path, error: `the file could not be read (${KS.describe(err)})` });
+      }
     } else if (entry.isDirectory) {
-      for (const child of await readAll(entry.createReader())) await walk(child, `${prefix}${entry.name}/`, out);
+      let children;
+      try {
+        children = await readAll(entry.createReader());
+      } catch (err) {
+        out.push({ file: null, path: `${path}/`, error: `the folder could not be read (${KS.describe(err)})` });
+        return;
+      }
+      for (const child of children) await walk(child, `${path}/`, out);
     }
   }
 
