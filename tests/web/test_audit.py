@@ -208,6 +208,21 @@ def test_dialogs_keep_the_focus_inside_and_give_it_back_on_close(
     assert page.evaluate("() => document.activeElement.dataset.action") == "trash"
     assert container.media.list_trash(user.principal) == []
 
+    # Add to album: Tab goes round its controls only; Escape gives the focus back.
+    page.get_by_role("region", name="Selected photos").get_by_role(
+        "button", name="Add to album"
+    ).focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("dialog", name="Add to album").get_by_role(
+        "radio", name="New album"
+    ).wait_for()
+    for presses in range(1, 9):
+        page.keyboard.press("Tab" if presses < 5 else "Shift+Tab")
+        assert _focus_inside(page, "album-dialog"), f"focus left the album dialog ({presses})"
+    page.keyboard.press("Escape")
+    page.get_by_role("dialog").wait_for(state="hidden")
+    assert page.evaluate("() => document.activeElement.dataset.action") == "album"
+
     # The account menu: Escape closes it and leaves the focus on its button.
     page.locator("details.usermenu summary").focus()
     page.keyboard.press("Enter")
@@ -217,6 +232,24 @@ def test_dialogs_keep_the_focus_inside_and_give_it_back_on_close(
 
 
 @pytest.mark.parametrize("settings_overrides", [{"trash_retention_days": 7}])
+def test_settings_dialogs_keep_and_return_the_focus(page: Any, user: LibraryUser) -> None:
+    page.goto("/settings")
+    opener = page.get_by_role("button", name="Turn on two-factor login")
+    opener.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Turn on two-factor login")
+    dialog.get_by_label("Password").wait_for()
+    dialog_id = dialog.evaluate("d => d.id")
+    for presses in range(1, 9):
+        page.keyboard.press("Tab" if presses < 5 else "Shift+Tab")
+        assert _focus_inside(page, dialog_id), f"focus left the dialog after {presses}"
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    assert page.evaluate("() => document.activeElement.textContent.trim()") == (
+        "Turn on two-factor login"
+    )
+
+
 def test_the_delete_question_names_the_servers_own_trash_period(
     page: Any, user: LibraryUser, container: Container, tmp_path: Path
 ) -> None:
@@ -397,3 +430,31 @@ def test_dropped_folders_upload_every_photo_inside_them(
     assert "8 of 8 files finished" in page.locator("#overall-text").inner_text()
     items, _ = container.media.timeline(user.principal)
     assert len(items) == 8
+
+
+def test_selected_photos_download_as_their_originals(
+    page: Any, user: LibraryUser, container: Container, tmp_path: Path
+) -> None:
+    photos = add_photos(container, user, tmp_path, [utc(2024, 5, 17, 10, i) for i in range(3)])
+    page.goto("/")
+    wait_for_thumbnails(page, 3)
+    downloads: list[Any] = []
+    page.on("download", lambda d: downloads.append(d))
+    for i in (0, 2):
+        page.locator(".tile-link").nth(i).focus()
+        page.keyboard.press("x")
+    chosen = {tiles(page).nth(i).get_attribute("data-id") for i in (0, 2)}
+    page.get_by_role("region", name="Selected photos").get_by_role(
+        "button", name="Download"
+    ).click()
+    page.get_by_text("Downloading 2 originals").wait_for()
+    for _ in range(40):
+        if len(downloads) == 2:
+            break
+        page.wait_for_timeout(100)
+    by_id = {p.id: p for p in photos}
+    names = sorted(d.suggested_filename for d in downloads)
+    assert names == sorted(by_id[i].original_filename for i in chosen if i)
+    for d in downloads:
+        asset = next(p for p in photos if p.original_filename == d.suggested_filename)
+        assert Path(d.path()).stat().st_size == asset.size
