@@ -5,8 +5,6 @@
 (function () {
   'use strict';
 
-  const MERGED = 'ks-merged'; // this tab's last merge, so it can be undone after the reload
-
   function flashAndReload(message) {
     sessionStorage.setItem('ks-flash', message);
     location.reload();
@@ -45,7 +43,6 @@
       const keep = document.getElementById('keep-names').checked;
       try {
         const result = await KS.api('DELETE', `/api/consent/face_recognition?keep_names=${keep}`);
-        sessionStorage.removeItem(MERGED);
         flashAndReload(`Face recognition is off; ${KS.plural(result.templates_deleted || 0, 'face template')} deleted.`);
       } catch (err) {
         KS.toast(KS.describe(err), { error: true });
@@ -61,47 +58,121 @@
 
   // --- undoing the last merge -------------------------------------------------------------
 
+  // The server keeps the last merge until it is undone, so the bar shows in every tab and
+  // after every reload for as long as the merge can be undone.
   const undoBar = document.getElementById('undo-bar');
-  if (undoBar && sessionStorage.getItem(MERGED)) {
-    document.getElementById('undo-text').textContent = sessionStorage.getItem(MERGED);
+  async function showUndo() {
+    let state;
+    try {
+      state = await KS.api('GET', '/api/users/me/face-recognition');
+    } catch (_) {
+      return; // the rest of the page works without it
+    }
+    const merge = state.last_merge;
+    if (!state.can_undo_merge || !merge) return;
+    const merged = merge.sources.map((p) => p.name || 'an unnamed person');
+    document.getElementById('undo-text').textContent =
+      `Merged ${names(merged)} into ${merge.target.name || 'an unnamed person'}.`;
     undoBar.hidden = false;
+  }
+  if (undoBar) {
     document.getElementById('undo-merge').addEventListener('click', async () => {
       try {
         const people = await KS.api('POST', '/api/people/merge/undo');
-        sessionStorage.removeItem(MERGED);
         flashAndReload(`Merge undone: ${KS.plural(people.length, 'person', 'people')} as before.`);
       } catch (err) {
-        sessionStorage.removeItem(MERGED);
         undoBar.hidden = true;
         KS.toast(KS.describe(err), { error: true });
       }
     });
+    showUndo();
   }
 
   // --- "is this …?" ---------------------------------------------------------------------
 
-  for (const card of document.querySelectorAll('.review-card')) {
-    card.addEventListener('click', async (event) => {
-      const button = event.target instanceof Element ? event.target.closest('[data-answer]') : null;
-      if (!button) return;
-      const face = card.dataset.face;
-      const person = card.dataset.person;
-      try {
-        if (button.dataset.answer === 'yes') {
-          await KS.api('PUT', `/api/faces/${face}/person`, { person_id: person });
-        } else {
-          await KS.api('POST', `/api/faces/${face}/reject`, { person_id: person });
-        }
-        // Keep the keyboard in the queue: focus moves to the next question's "Yes".
-        const next = card.nextElementSibling || card.previousElementSibling;
-        card.remove();
-        if (next) next.querySelector('[data-answer="yes"]').focus();
-        KS.toast(button.dataset.answer === 'yes' ? 'Thanks: added to that person' : 'Noted: never suggested again');
-      } catch (err) {
-        KS.toast(KS.describe(err), { error: true });
+  // One listener for every question, those on the page and those a person's page loads.
+  document.addEventListener('click', async (event) => {
+    const button = event.target instanceof Element ? event.target.closest('.review-card [data-answer]') : null;
+    if (!button) return;
+    const card = button.closest('.review-card');
+    const face = card.dataset.face;
+    const person = card.dataset.person;
+    try {
+      if (button.dataset.answer === 'yes') {
+        await KS.api('PUT', `/api/faces/${face}/person`, { person_id: person });
+      } else {
+        await KS.api('POST', `/api/faces/${face}/reject`, { person_id: person });
       }
-    });
+      // Keep the keyboard in the queue: focus moves to the next question's "Yes".
+      const next = card.nextElementSibling || card.previousElementSibling;
+      const list = card.parentElement;
+      card.remove();
+      if (next) next.querySelector('[data-answer="yes"]').focus();
+      else if (list && list.id === 'review-list') loadReview(); // the next page, if any
+      KS.toast(button.dataset.answer === 'yes' ? 'Thanks: added to that person' : 'Noted: never suggested again');
+    } catch (err) {
+      KS.toast(KS.describe(err), { error: true });
+    }
+  });
+
+  // A person's own queue ("is this Anna?"), closest first, from the server.
+  const REVIEW_SHOWN = 12;
+  const review = document.getElementById('person-review');
+  async function loadReview() {
+    if (!review) return;
+    const personId = document.getElementById('person-grid').dataset.person;
+    let page;
+    try {
+      page = await KS.api('GET', `/api/people/${personId}/suggestions?limit=${REVIEW_SHOWN}`);
+    } catch (err) {
+      review.hidden = true;
+      return;
+    }
+    const who = document.getElementById('person-grid').dataset.name || 'this person';
+    const list = document.getElementById('review-list');
+    list.replaceChildren(...page.items.map((face, i) => reviewCard(face, personId, who, i + 1)));
+    document.getElementById('review-note').textContent = page.next_cursor
+      ? `The ${REVIEW_SHOWN} closest faces; more follow as you answer.`
+      : '';
+    review.hidden = page.items.length === 0;
   }
+
+  function reviewCard(face, personId, who, n) {
+    const item = document.createElement('li');
+    item.className = 'review-card';
+    item.dataset.face = face.id;
+    item.dataset.person = personId;
+    const img = document.createElement('img');
+    img.src = `/api/faces/${face.id}/crop`;
+    img.alt = 'A face from one of your photos';
+    img.width = 96;
+    img.height = 96;
+    img.loading = 'lazy';
+    const where = document.createElement('p');
+    const link = document.createElement('a');
+    link.href = `/photos/${face.asset_id}`;
+    link.textContent = 'In this photo';
+    where.append(link);
+    const actions = document.createElement('div');
+    actions.className = 'review-actions';
+    for (const [answer, text, hint] of [
+      ['yes', 'Yes', `, face ${n} is ${who}`],
+      ['no', 'No', `, face ${n} is not ${who}`],
+    ]) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = answer === 'yes' ? 'button small primary' : 'button small';
+      button.dataset.answer = answer;
+      const hidden = document.createElement('span');
+      hidden.className = 'visually-hidden';
+      hidden.textContent = hint;
+      button.append(text, hidden);
+      actions.append(button);
+    }
+    item.append(img, where, actions);
+    return item;
+  }
+  loadReview();
 
   // --- search results (people together, or by example) ------------------------------------
 
@@ -298,9 +369,8 @@
       const cards = selected();
       const sources = cards.map((c) => c.dataset.person).filter((id) => id !== target.value);
       try {
-        const person = await KS.api('POST', '/api/people/merge', { target_id: target.value, source_ids: sources });
+        await KS.api('POST', '/api/people/merge', { target_id: target.value, source_ids: sources });
         dialog.close('ok');
-        sessionStorage.setItem(MERGED, `Merged ${KS.plural(cards.length, 'person', 'people')} into ${person.name || 'one unnamed person'}.`);
         flashAndReload('Merged into one person.');
       } catch (err) {
         document.getElementById('merge-error').textContent = KS.describe(err);
@@ -425,8 +495,6 @@
       try {
         await KS.api('POST', '/api/people/merge', { target_id: personId, source_ids: boxes.map((b) => b.value) });
         mergeDialog.close('ok');
-        const merged = boxes.map((b) => b.dataset.name || 'an unnamed person');
-        sessionStorage.setItem(MERGED, `Merged ${names(merged)} into ${who()}.`);
         flashAndReload(`Merged into ${who()}.`);
       } catch (err) {
         document.getElementById('merge-error').textContent = KS.describe(err);
