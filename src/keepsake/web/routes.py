@@ -52,9 +52,6 @@ HTML_CACHE = "private, no-cache"
 # A person's page lists their best faces to move or remove, up to this many (a screenful
 # or two of 96 px crops; the rest are reached by fixing these first, or from the viewer).
 FACES_SHOWN = 300
-# "Is this X?" on a person's page: unassigned faces scanned for suggestions, and shown.
-REVIEW_SCAN = 500
-REVIEW_SHOWN = 12
 STATIC_IMMUTABLE = "public, max-age=31536000, immutable"
 
 router = APIRouter(include_in_schema=False)
@@ -408,12 +405,6 @@ def person_page(
     faces = c.faces.person_faces(principal, person_id)
     everyone = c.faces.people(principal, include_hidden=True)
     others = [p for p in everyone if p.person.id != person_id]
-    # "Is this X?": the unassigned faces whose closest person is this one.
-    review = [
-        v
-        for v in c.faces.unassigned(principal, limit=REVIEW_SCAN)
-        if v.suggestion and v.suggestion[0] == person_id
-    ][:REVIEW_SHOWN]
     return _render(
         request,
         pages,
@@ -427,7 +418,6 @@ def person_page(
         face_count=len(faces),
         faces=faces[:FACES_SHOWN],
         others=others,
-        review=review,
     )
 
 
