@@ -231,7 +231,6 @@ def test_dialogs_keep_the_focus_inside_and_give_it_back_on_close(
     assert page.evaluate("() => document.activeElement.tagName") == "SUMMARY"
 
 
-@pytest.mark.parametrize("settings_overrides", [{"trash_retention_days": 7}])
 def test_settings_dialogs_keep_and_return_the_focus(page: Any, user: LibraryUser) -> None:
     page.goto("/settings")
     opener = page.get_by_role("button", name="Turn on two-factor login")
@@ -250,6 +249,7 @@ def test_settings_dialogs_keep_and_return_the_focus(page: Any, user: LibraryUser
     )
 
 
+@pytest.mark.parametrize("settings_overrides", [{"trash_retention_days": 7}])
 def test_the_delete_question_names_the_servers_own_trash_period(
     page: Any, user: LibraryUser, container: Container, tmp_path: Path
 ) -> None:
