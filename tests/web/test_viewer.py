@@ -19,6 +19,8 @@ from keepsake.storage.models import Face
 from tests.conftest import make_settings
 from tests.faces.conftest import fake_analyzer, photo
 from tests.web.browser import (
+    PASSWORD,
+    BrowserErrors,
     LibraryUser,
     add_file,
     add_photos,
@@ -28,11 +30,17 @@ from tests.web.browser import (
     wait_for_thumbnails,
 )
 
+PHONE = {"width": 390, "height": 844}
+
 
 @pytest.fixture
-def container(tmp_path: Path, database_url: str, clock: ManualClock) -> Iterator[Container]:
+def container(
+    tmp_path: Path, database_url: str, clock: ManualClock, settings_overrides: dict[str, Any]
+) -> Iterator[Container]:
     c = build_container(
-        make_settings(tmp_path / "data", database_url), clock=clock, face_analyzer=fake_analyzer()
+        make_settings(tmp_path / "data", database_url, **settings_overrides),
+        clock=clock,
+        face_analyzer=fake_analyzer(),
     )
     yield c
     c.close()
@@ -108,6 +116,50 @@ def test_download_original_is_byte_identical(
         page.get_by_role("link", name="Download original").click()
     assert download.value.suggested_filename == "bergen.jpg"
     assert Path(download.value.path()).read_bytes() == data
+
+
+@pytest.mark.parametrize("settings_overrides", [{"trash_retention_days": 7}])
+def test_the_viewers_delete_question_names_the_servers_own_trash_period(
+    page: Any, user: LibraryUser, container: Container, tmp_path: Path
+) -> None:
+    [photo] = add_photos(container, user, tmp_path, [utc(2024, 5, 1, 9)])
+    assert container.settings.trash_retention_days == 7
+    page.goto(f"/photos/{photo.id}")
+    page.keyboard.press("Delete")
+    dialog = page.get_by_role("dialog", name="Delete this photo?")
+    expect(dialog).to_contain_text("restore it for the next 7 days")
+    expect(dialog).not_to_contain_text("30 days")
+    dialog.get_by_role("button", name="Cancel").click()
+    assert container.media.list_trash(user.principal) == []
+
+
+def test_the_viewer_keeps_its_level_one_heading_on_a_phone(
+    browser: Any, server: Any, user: LibraryUser, container: Container, tmp_path: Path
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    [photo] = add_photos(container, user, tmp_path, [utc(2024, 5, 1, 9)])
+    ctx = browser.new_context(
+        base_url=server.url, viewport=PHONE, is_mobile=True, has_touch=True, locale="en-GB"
+    )
+    try:
+        ctx.request.post("/api/auth/login", data={"email": user.email, "password": PASSWORD})
+        phone = ctx.new_page()
+        errors = BrowserErrors(phone)
+        phone.goto(f"/photos/{photo.id}")
+        phone.wait_for_function("() => document.getElementById('photo').naturalWidth > 0")
+        # Out of sight on the narrow bar, still the page's heading for a screen reader.
+        heading = phone.get_by_role("heading", level=1)
+        expect(heading).to_have_count(1)
+        expect(heading).to_have_text(photo.original_filename)
+        assert heading.bounding_box() is not None  # rendered, not display: none
+        assert not phone.locator(".viewer-title").is_visible()
+        violations = Axe().run(phone).response["violations"]
+        assert "page-has-heading-one" not in [v["id"] for v in violations], violations
+        check_accessibility(phone, "viewer on a phone")
+        errors.check()
+    finally:
+        ctx.close()
 
 
 def test_delete_from_the_viewer_moves_on_and_restore_from_trash_viewer(

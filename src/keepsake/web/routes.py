@@ -292,6 +292,7 @@ def viewer_page(
         collection=collection.value,
         displayable=asset.mime_type in BROWSER_IMAGE_TYPES,
         faces=faces,
+        retention_days=c.settings.trash_retention_days,
     )
 
 

@@ -424,7 +424,15 @@
   const trash = document.getElementById('trash');
   async function moveToTrash() {
     if (!trash) return;
-    const ok = await KS.confirm('Delete this photo?', 'It goes to the trash, where you can restore it for the next 30 days.', 'Move to trash');
+    // How long the trash keeps photos is the server's setting, given by the page.
+    const days = Number(d.retentionDays) || 0;
+    const ok = await KS.confirm(
+      'Delete this photo?',
+      days
+        ? `It goes to the trash, where you can restore it for the next ${KS.plural(days, 'day')}.`
+        : 'It goes to the trash, where you can restore it for a while.',
+      'Move to trash',
+    );
     if (!ok) return;
     try {
       await KS.api('DELETE', `/api/assets/${d.asset}`);
