@@ -4,12 +4,14 @@ and resuming an interrupted upload through the tus endpoint."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from typing import Any
 
 from keepsake.app import Container
 from tests.helpers import jpeg_bytes
-from tests.web.browser import LibraryUser, check_accessibility, png_bytes
+from tests.web.browser import BrowserErrors, LibraryUser, check_accessibility, png_bytes
+from tests.web.test_audit import DROP_FOLDERS
 
 DROP = """files => {
   const dt = new DataTransfer();
@@ -142,3 +144,81 @@ def test_an_interrupted_upload_resumes_from_the_servers_offset(
     _, blob = container.media.original(user.principal, asset.id)
     assert b"".join(blob.chunks()) == data
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('ks-tus:'))") == []
+
+
+def _folder_file(data: bytes, modified: int) -> dict[str, Any]:
+    return {"data": base64.b64encode(data).decode(), "type": "image/jpeg", "modified": modified}
+
+
+def test_a_resumed_upload_belongs_to_the_file_in_its_own_folder(
+    context: Any, page: Any, user: LibraryUser, container: Container
+) -> None:
+    # Two cards' folders, each with an IMG_0001.jpg of one size and one time but other
+    # pixels (JPEG readers ignore bytes after the end-of-image marker: pad to one length).
+    a, b = jpeg_bytes((400, 300), seed=21), jpeg_bytes((400, 300), seed=22)
+    phone, camera = a + b"\0" * (len(b) - len(a)), b + b"\0" * (len(a) - len(b))
+    assert len(phone) == len(camera) and phone != camera
+    half, modified = len(phone) // 2, 1_700_000_456_000
+
+    # The phone's folder was dropped first; half its file reached the server, then the
+    # tab was closed.
+    def half_then_cut(route: Any) -> None:
+        if route.request.method != "PATCH":
+            route.continue_()
+        elif route.request.headers.get("upload-offset") == "0":
+            route.fulfill(response=route.fetch(post_data=route.request.post_data_buffer[:half]))
+        else:
+            route.abort()
+
+    page.route(re.compile(r"/api/uploads/"), half_then_cut)
+    page.goto("/upload")
+    with page.expect_response(lambda r: r.request.method == "PATCH" and r.status == 204):
+        page.evaluate(
+            DROP_FOLDERS,
+            {"tree": {"phone": {"IMG_0001.jpg": _folder_file(phone, modified)}}, "batch": 10},
+        )
+    page.wait_for_function("() => Object.keys(localStorage).some(k => k.startsWith('ks-tus:'))")
+    page.close()
+
+    tab = context.new_page()
+    errors = BrowserErrors(tab)
+    sent: list[tuple[str, str | None]] = []
+    tab.on(
+        "request",
+        lambda r: (
+            sent.append((r.method, r.headers.get("upload-offset")))
+            if "/api/uploads" in r.url
+            else None
+        ),
+    )
+    tab.goto("/upload")
+    # The camera's folder: its file is not the phone's and must not finish the phone's upload.
+    tab.evaluate(
+        DROP_FOLDERS,
+        {"tree": {"camera": {"IMG_0001.jpg": _folder_file(camera, modified)}}, "batch": 10},
+    )
+    tab.wait_for_selector("#upload-summary[data-state='finished']")
+    assert ("POST", None) in sent, sent
+    assert ("PATCH", str(half)) not in sent, sent
+    # The phone's folder again: its file continues from the half the server holds.
+    sent.clear()
+    tab.evaluate(
+        DROP_FOLDERS,
+        {"tree": {"phone": {"IMG_0001.jpg": _folder_file(phone, modified)}}, "batch": 10},
+    )
+    tab.locator(".upload-item").nth(1).wait_for()
+    tab.wait_for_selector("#upload-summary[data-state='finished']")
+    statuses = tab.locator(".upload-item .upload-status").all_inner_texts()
+    assert tab.locator(".upload-item .name").all_inner_texts() == [
+        "camera/IMG_0001.jpg",
+        "phone/IMG_0001.jpg",
+    ]
+    assert all(s.startswith("Uploaded.") for s in statuses), statuses
+    assert ("POST", None) not in sent and ("PATCH", str(half)) in sent, sent
+
+    answer = context.request.get("/api/timeline")
+    assert answer.ok, answer.text()
+    checksums = sorted(item["checksum"] for item in answer.json()["items"])
+    assert checksums == sorted(hashlib.sha256(d).hexdigest() for d in (phone, camera))
+    assert tab.evaluate("Object.keys(localStorage).filter(k => k.startsWith('ks-tus:'))") == []
+    errors.check()

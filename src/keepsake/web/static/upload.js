@@ -24,6 +24,10 @@
 
   const uploads = [];
   const queue = [];
+  // Resume key -> the upload in this page that holds it until it has finished: a second
+  // file that happens to share the key (the same folder dropped twice, two cards' DCIM
+  // folders) uploads on its own instead of writing into the first file's upload.
+  const claimed = new Map();
   let running = 0;
 
   function sleep(ms) {
@@ -90,7 +94,10 @@
         this.set('queued', 'Waiting');
         enqueue(this);
       });
-      this.fingerprint = `ks-tus:${file.name}:${file.size}:${file.lastModified}`;
+      // Where the file sat in what was dropped or chosen is part of the key: two folders
+      // can each hold an IMG_0001.jpg of the same size and time.
+      this.fingerprint = `ks-tus:${this.path}:${file.size}:${file.lastModified}`;
+      this.remembers = false;
     }
 
     set(state, text) {
@@ -107,6 +114,10 @@
 
     async run() {
       this.set('uploading', 'Uploading');
+      // Only the first of the files sharing a key may resume from it or remember itself;
+      // it keeps the key through a failure, so that its retry can resume.
+      if (!claimed.has(this.fingerprint)) claimed.set(this.fingerprint, this);
+      this.remembers = claimed.get(this.fingerprint) === this;
       for (let attempt = 0; ; attempt++) {
         try {
           const result = await this.transfer();
@@ -122,6 +133,19 @@
           return;
         }
       }
+    }
+
+    /** The address of this file's unfinished upload, when this file may use it. */
+    remembered() {
+      return this.remembers ? localStorage.getItem(this.fingerprint) : null;
+    }
+
+    remember(url) {
+      if (this.remembers) localStorage.setItem(this.fingerprint, url);
+    }
+
+    forget() {
+      if (this.remembers) localStorage.removeItem(this.fingerprint);
     }
 
     /** Where the server's copy ends, or null when it has none (finished or expired). */
@@ -146,12 +170,12 @@
     }
 
     async transfer() {
-      let url = localStorage.getItem(this.fingerprint);
+      let url = this.remembered();
       let offset = url ? await this.offsetAt(url) : null;
       if (offset === null) {
         url = await this.create();
         offset = 0;
-        localStorage.setItem(this.fingerprint, url);
+        this.remember(url);
       } else if (offset > 0) {
         this.set('uploading', `Resuming at ${KS.formatBytes(offset)}`);
       }
@@ -173,18 +197,18 @@
         );
         if (xhr.status === 404) {
           // Expired on the server: start again from the first byte.
-          localStorage.removeItem(this.fingerprint);
+          this.forget();
           throw new TransferError('The server forgot this upload.', true, 404);
         }
         if (xhr.status !== 204) {
-          if (!RETRYABLE.has(xhr.status)) localStorage.removeItem(this.fingerprint);
+          if (!RETRYABLE.has(xhr.status)) this.forget();
           throw failure(xhr);
         }
         offset = Number(xhr.getResponseHeader('Upload-Offset'));
         this.progress(offset);
         const assetId = xhr.getResponseHeader('Keepsake-Asset-Id');
         if (assetId) {
-          localStorage.removeItem(this.fingerprint);
+          this.forget();
           return { assetId, duplicate: xhr.getResponseHeader('Keepsake-Duplicate') === 'true' };
         }
         if (offset >= this.file.size) throw new TransferError('The server did not confirm the upload.', true, 0);
@@ -200,6 +224,8 @@
     }
 
     finish(result) {
+      if (this.remembers) claimed.delete(this.fingerprint);
+      this.remembers = false;
       this.progress(this.file.size);
       if (result.duplicate) {
         this.set('duplicate', 'Already in your library. ');
