@@ -143,6 +143,101 @@ def test_albums_are_private_and_refuse_foreign_assets(
     assert r.status_code == 404
 
 
+def _album_with(client: TestClient, account: Account, ids: list[str]) -> str:
+    album_id: str = client.post(
+        "/api/albums", json={"name": "Ordered"}, headers=account.headers
+    ).json()["id"]
+    r = client.post(f"/api/albums/{album_id}/assets", json={"ids": ids}, headers=account.headers)
+    assert r.status_code == 200, r.text
+    return album_id
+
+
+def _album_ids(client: TestClient, account: Account, album_id: str) -> list[str]:
+    r = client.get(f"/api/albums/{album_id}", headers=account.headers)
+    assert r.status_code == 200, r.text
+    return [a["id"] for a in r.json()["assets"]]
+
+
+def test_an_album_keeps_the_order_its_owner_puts_its_photos_in(
+    client: TestClient, alice: Account
+) -> None:
+    a, b, c, d = _upload_dated(client, alice, 4)  # taken 2010, 2011, 2012, 2013
+    album_id = _album_with(client, alice, [a, b, c])
+    detail = client.get(f"/api/albums/{album_id}", headers=alice.headers).json()
+    assert detail["order"] == "newest_first"  # as albums have always been
+    assert [x["id"] for x in detail["assets"]] == [c, b, a]
+
+    r = client.put(f"/api/albums/{album_id}/order", json={"ids": [b, a, c]}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["order"] == "manual" and r.json()["asset_count"] == 3
+    assert _album_ids(client, alice, album_id) == [b, a, c]
+    # A photo added later goes to the end, whatever its date.
+    client.post(f"/api/albums/{album_id}/assets", json={"ids": [d]}, headers=alice.headers)
+    assert _album_ids(client, alice, album_id) == [b, a, c, d]
+
+    r = client.patch(
+        f"/api/albums/{album_id}", json={"order": "oldest_first"}, headers=alice.headers
+    )
+    assert r.status_code == 200 and r.json()["order"] == "oldest_first"
+    assert _album_ids(client, alice, album_id) == [a, b, c, d]
+    client.patch(f"/api/albums/{album_id}", json={"order": "newest_first"}, headers=alice.headers)
+    assert _album_ids(client, alice, album_id) == [d, c, b, a]
+    # The hand-made order was kept while the album showed another.
+    client.patch(f"/api/albums/{album_id}", json={"order": "manual"}, headers=alice.headers)
+    assert _album_ids(client, alice, album_id) == [b, a, c, d]
+    listed = client.get("/api/albums", headers=alice.headers).json()
+    assert [x["order"] for x in listed] == ["manual"]
+    bad = client.patch(f"/api/albums/{album_id}", json={"order": "random"}, headers=alice.headers)
+    assert bad.status_code == 422
+
+
+def test_an_album_order_that_is_not_the_albums_photos_changes_nothing(
+    client: TestClient, alice: Account
+) -> None:
+    a, b, c, elsewhere = _upload_dated(client, alice, 4)
+    album_id = _album_with(client, alice, [a, b, c])
+    for ids in ([a, b], [a, b, c, elsewhere], [a, b, b], [a, b, elsewhere], [a, b, c, "nope"]):
+        r = client.put(f"/api/albums/{album_id}/order", json={"ids": ids}, headers=alice.headers)
+        assert r.status_code == 422, ids
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["type"].endswith("/album-order-mismatch")
+    assert (
+        client.put(
+            f"/api/albums/{album_id}/order", json={"ids": []}, headers=alice.headers
+        ).status_code
+        == 422
+    )
+    detail = client.get(f"/api/albums/{album_id}", headers=alice.headers).json()
+    assert detail["order"] == "newest_first"
+    assert [x["id"] for x in detail["assets"]] == [c, b, a]
+
+
+def test_only_the_owner_arranges_an_album(client: TestClient, alice: Account, bob: Account) -> None:
+    a, b = _upload_dated(client, alice, 2)
+    album_id = _album_with(client, alice, [a, b])
+    r = client.put(f"/api/albums/{album_id}/order", json={"ids": [a, b]}, headers=bob.headers)
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    r = client.put("/api/albums/no-such-album/order", json={"ids": [a, b]}, headers=alice.headers)
+    assert r.status_code == 404
+    assert _album_ids(client, alice, album_id) == [b, a]
+
+
+def test_a_trashed_photo_keeps_its_place_in_the_album_order(
+    client: TestClient, alice: Account
+) -> None:
+    a, b, c = _upload_dated(client, alice, 3)
+    album_id = _album_with(client, alice, [a, b, c])
+    client.put(f"/api/albums/{album_id}/order", json={"ids": [a, b, c]}, headers=alice.headers)
+    client.post("/api/assets/trash", json={"ids": [b]}, headers=alice.headers)
+    # The album shows a and c; its order names those two only.
+    r = client.put(f"/api/albums/{album_id}/order", json={"ids": [c, a]}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    assert _album_ids(client, alice, album_id) == [c, a]
+    client.post("/api/trash/restore", json={"ids": [b]}, headers=alice.headers)
+    assert _album_ids(client, alice, album_id) == [c, b, a]
+
+
 def test_trash_restore_and_empty(client: TestClient, alice: Account, container: Container) -> None:
     ids = _upload_dated(client, alice, 3)
     assert client.delete(f"/api/assets/{ids[0]}", headers=alice.headers).status_code == 204

@@ -6,10 +6,17 @@ import io
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, text
 
+from keepsake.app import Container
 from keepsake.storage.blobs import LocalBlobStore, MemoryBlobStore, blob_key, check_key
-from keepsake.storage.db import Database
+from keepsake.storage.db import Database, alembic_config
+from keepsake.storage.models import Base
+from tests.helpers import Account, jpeg_bytes, upload
 
 
 @pytest.mark.parametrize("store_kind", ["local", "memory"])
@@ -77,3 +84,51 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
             assert s.connection().exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     finally:
         db.dispose()
+
+
+def test_album_order_migration_numbers_photos_newest_first_and_goes_down_and_up(
+    client: TestClient, alice: Account, container: Container
+) -> None:
+    ids = []
+    for i, year in enumerate((2015, 2012, 2019, 2010)):
+        r = upload(client, alice, jpeg_bytes((32, 24), seed=i, taken=f"{year}:06:01 12:00:00"))
+        ids.append(r.json()["asset"]["id"])
+    albums = []
+    for members in (ids, ids[:2]):
+        album_id = client.post("/api/albums", json={"name": "A"}, headers=alice.headers).json()[
+            "id"
+        ]
+        client.post(f"/api/albums/{album_id}/assets", json={"ids": members}, headers=alice.headers)
+        albums.append(album_id)
+    db = container.db
+    with db.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert [d for d in diff if "album" in repr(d)] == []
+
+    def migrate(to: str) -> None:
+        with db.engine.begin() as connection:
+            config = alembic_config(db.url)
+            config.attributes["connection"] = connection
+            if to == "head":
+                command.upgrade(config, to)
+            else:
+                command.downgrade(config, to)
+
+    migrate("0007")
+    assert "position" not in {c["name"] for c in inspect(db.engine).get_columns("album_assets")}
+    assert "sort_order" not in {c["name"] for c in inspect(db.engine).get_columns("albums")}
+    migrate("head")
+    with db.engine.connect() as connection:
+        places = connection.execute(
+            text("SELECT album_id, asset_id FROM album_assets ORDER BY album_id, position")
+        ).all()
+        orders = connection.execute(text("SELECT DISTINCT sort_order FROM albums")).scalars()
+        assert set(orders) == {"newest_first"}
+    by_album = {a: [asset for album, asset in places if album == a] for a in albums}
+    newest_first = [ids[2], ids[0], ids[1], ids[3]]  # 2019, 2015, 2012, 2010
+    assert by_album[albums[0]] == newest_first
+    assert by_album[albums[1]] == [ids[0], ids[1]]
+    # Arranged by hand, the album starts from the order it showed before the migration.
+    client.patch(f"/api/albums/{albums[0]}", json={"order": "manual"}, headers=alice.headers)
+    shown = client.get(f"/api/albums/{albums[0]}", headers=alice.headers).json()["assets"]
+    assert [a["id"] for a in shown] == newest_first

@@ -6,7 +6,15 @@ from fastapi import APIRouter, status
 
 from keepsake.api.deps import ContainerDep, CurrentPrincipal
 from keepsake.api.sharing import shared_asset_fields
-from keepsake.media.schemas import AlbumIn, AlbumOut, AlbumPatch, AssetIds, Count
+from keepsake.media.schemas import (
+    AlbumArrangement,
+    AlbumIn,
+    AlbumOrder,
+    AlbumOut,
+    AlbumPatch,
+    AssetIds,
+    Count,
+)
 from keepsake.sharing.schemas import (
     FaceOut,
     OwnAlbumAssetOut,
@@ -23,6 +31,7 @@ def _out(album: Album, count: int) -> AlbumOut:
         id=album.id,
         name=album.name,
         cover_asset_id=album.cover_asset_id,
+        order=AlbumOrder(album.sort_order),
         asset_count=count,
         created_at=album.created_at,
         updated_at=album.updated_at,
@@ -64,11 +73,27 @@ def update_album(
     album_id: str, body: AlbumPatch, principal: CurrentPrincipal, c: ContainerDep
 ) -> AlbumOut:
     album = c.media.update_album(
-        principal, album_id, name=body.name, cover_asset_id=body.cover_asset_id
+        principal, album_id, name=body.name, cover_asset_id=body.cover_asset_id, order=body.order
     )
+    return _out(album, _count(principal, c, album.id))
+
+
+@router.put("/{album_id}/order")
+def arrange_album(
+    album_id: str, body: AlbumArrangement, principal: CurrentPrincipal, c: ContainerDep
+) -> AlbumOut:
+    """Arrange the album by hand: `ids` lists every photo the album shows (as
+    `GET /api/albums/{id}` lists them, members' photos included), each once, in the new
+    order; the album's `order` becomes `manual`. Only its owner may. A list that leaves a
+    photo out (perhaps one a member just added) or names one the album does not show is
+    refused with a 422 `album-order-mismatch` problem and changes nothing."""
+    album = c.media.arrange_album(principal, album_id, body.ids)
+    return _out(album, _count(principal, c, album.id))
+
+
+def _count(principal: CurrentPrincipal, c: ContainerDep, album_id: str) -> int:
     # Counted as the list counts it: every member's photos, not only mine.
-    count = next((n for a, n in c.media.albums(principal) if a.id == album.id), 0)
-    return _out(album, count)
+    return next((n for a, n in c.media.albums(principal) if a.id == album_id), 0)
 
 
 @router.delete("/{album_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -4,11 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import ColumnElement, delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from keepsake.media.schemas import AlbumOrder
 from keepsake.storage.models import Album, AlbumAsset, Asset, AssetStep, Upload, User
+
+
+def album_order_by(sort_order: str) -> list[ColumnElement[Any]]:
+    """ORDER BY for a query over Asset joined to AlbumAsset, in the album's order. Capture
+    time then id break ties, so two photos sharing a manual place still list the same way
+    every time."""
+    match AlbumOrder(sort_order):
+        case AlbumOrder.MANUAL:
+            return [AlbumAsset.position.asc(), Asset.taken_at.desc(), Asset.id.desc()]
+        case AlbumOrder.OLDEST_FIRST:
+            return [Asset.taken_at.asc(), Asset.id.asc()]
+        case AlbumOrder.NEWEST_FIRST:
+            return [Asset.taken_at.desc(), Asset.id.desc()]
+
+
+def add_at_the_end(
+    s: Session, album_id: str, asset_ids: Sequence[str], when: datetime
+) -> list[AlbumAsset]:
+    """Rows for photos new to the album, placed after its last one in the manual order."""
+    last = s.scalar(select(func.max(AlbumAsset.position)).where(AlbumAsset.album_id == album_id))
+    start = -1 if last is None else last
+    return [
+        AlbumAsset(album_id=album_id, asset_id=a, added_at=when, position=start + 1 + i)
+        for i, a in enumerate(asset_ids)
+    ]
 
 
 class MediaRepository:
@@ -187,15 +214,37 @@ class MediaRepository:
         )
         return [(album, int(n)) for album, n in rows]
 
-    def album_assets(self, s: Session, album_id: str) -> list[Asset]:
+    def album_assets(self, s: Session, album: Album) -> list[Asset]:
+        """Every owner's photos in the album, in its order, not those in a trash."""
         return list(
             s.scalars(
                 select(Asset)
                 .join(AlbumAsset, AlbumAsset.asset_id == Asset.id)
-                .where(AlbumAsset.album_id == album_id, Asset.trashed_at.is_(None))
-                .order_by(Asset.taken_at.desc(), Asset.id.desc())
+                .where(AlbumAsset.album_id == album.id, Asset.trashed_at.is_(None))
+                .order_by(*album_order_by(album.sort_order))
             )
         )
+
+    def album_places(self, s: Session, album_id: str) -> list[tuple[str, bool]]:
+        """(asset id, in a trash) for every photo in the album, in its manual order."""
+        rows = s.execute(
+            select(AlbumAsset.asset_id, Asset.trashed_at.is_not(None))
+            .join(Asset, Asset.id == AlbumAsset.asset_id)
+            .where(AlbumAsset.album_id == album_id)
+            .order_by(*album_order_by(AlbumOrder.MANUAL))
+        )
+        return [(asset_id, bool(trashed)) for asset_id, trashed in rows]
+
+    def set_album_places(self, s: Session, album_id: str, asset_ids: Sequence[str]) -> None:
+        """Number the album's photos 0, 1, 2 ... in the order of `asset_ids`."""
+        if asset_ids:
+            s.execute(
+                update(AlbumAsset),
+                [
+                    {"album_id": album_id, "asset_id": asset_id, "position": place}
+                    for place, asset_id in enumerate(asset_ids)
+                ],
+            )
 
     def album_asset_ids(self, s: Session, album_id: str) -> set[str]:
         return set(s.scalars(select(AlbumAsset.asset_id).where(AlbumAsset.album_id == album_id)))
@@ -205,7 +254,7 @@ class MediaRepository:
     ) -> int:
         present = self.album_asset_ids(s, album_id)
         new = [a for a in dict.fromkeys(asset_ids) if a not in present]
-        s.add_all(AlbumAsset(album_id=album_id, asset_id=a, added_at=when) for a in new)
+        s.add_all(add_at_the_end(s, album_id, new, when))
         return len(new)
 
     def remove_from_album(self, s: Session, album_id: str, asset_ids: Sequence[str]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,6 +60,11 @@ class AssetPatch(BaseModel):
     is_favorite: bool | None = None
 
 
+# The most photos an album can be arranged with in one request (its whole order): albums
+# larger than this keep their order but cannot be rearranged by hand.
+ALBUM_MAX_ASSETS = 20_000
+
+
 class AssetIds(BaseModel):
     ids: list[str] = Field(min_length=1, max_length=5000)
 
@@ -71,15 +77,35 @@ class AlbumIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
+class AlbumOrder(StrEnum):
+    """How an album lists its photos; albums made before it could be chosen are newest
+    first, as all albums were."""
+
+    MANUAL = "manual"  # as the owner arranged them (PUT /api/albums/{id}/order)
+    OLDEST_FIRST = "oldest_first"  # by capture time
+    NEWEST_FIRST = "newest_first"
+
+
 class AlbumPatch(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     cover_asset_id: str | None = None
+    order: AlbumOrder | None = Field(None, description="How the album lists its photos")
+
+
+class AlbumArrangement(BaseModel):
+    ids: list[str] = Field(
+        min_length=1,
+        max_length=ALBUM_MAX_ASSETS,
+        description="Every photo the album shows (`GET /api/albums/{id}`), each once, "
+        "in the new order",
+    )
 
 
 class AlbumOut(BaseModel):
     id: str
     name: str
     cover_asset_id: str | None
+    order: AlbumOrder
     asset_count: int
     created_at: datetime
     updated_at: datetime

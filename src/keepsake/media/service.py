@@ -29,8 +29,10 @@ from keepsake.ids import new_id
 from keepsake.jobs.queue import JobQueue, JobResult
 from keepsake.media import derive, exif, formats
 from keepsake.media.cursor import decode_cursor, encode_cursor
+from keepsake.media.errors import AlbumOrderMismatch
 from keepsake.media.hashing import normalise_sha256, sha256_file
 from keepsake.media.repository import MediaRepository
+from keepsake.media.schemas import AlbumOrder
 from keepsake.storage.blobs import BlobStore, blob_key
 from keepsake.storage.db import Database
 from keepsake.storage.models import Album, Asset
@@ -376,7 +378,12 @@ class MediaService:
         owner_id = require_access(principal, Scope.FULL)
         now = self.clock.now()
         album = Album(
-            id=new_id(), owner_id=owner_id, name=name.strip(), created_at=now, updated_at=now
+            id=new_id(),
+            owner_id=owner_id,
+            name=name.strip(),
+            sort_order=AlbumOrder.NEWEST_FIRST.value,
+            created_at=now,
+            updated_at=now,
         )
         with self.db.write() as s:
             self.repo.add_album(s, album)
@@ -395,7 +402,7 @@ class MediaService:
             album = self.repo.album_of(s, owner_id, album_id)
             if album is None:
                 raise NotFound("No such album.")
-            assets = [a for a in self.repo.album_assets(s, album_id) if a.owner_id == owner_id]
+            assets = [a for a in self.repo.album_assets(s, album) if a.owner_id == owner_id]
         return album, self.reveal(assets)
 
     def update_album(
@@ -405,6 +412,7 @@ class MediaService:
         *,
         name: str | None = None,
         cover_asset_id: str | None = None,
+        order: AlbumOrder | None = None,
     ) -> Album:
         owner_id = require_access(principal, Scope.FULL)
         with self.db.write() as s:
@@ -417,6 +425,31 @@ class MediaService:
                 if cover_asset_id not in self.repo.album_asset_ids(s, album_id):
                     raise InvalidInput("The cover must be a photo in the album.")
                 album.cover_asset_id = cover_asset_id
+            if order is not None:
+                album.sort_order = order.value
+            album.updated_at = self.clock.now()
+            return album
+
+    def arrange_album(self, principal: Principal, album_id: str, asset_ids: Sequence[str]) -> Album:
+        """Put the album's photos in the order of `asset_ids` and show them in that order
+        (the album's order becomes manual). `asset_ids` names every photo the album shows,
+        members' photos included, each once; anything else changes nothing. Photos in a
+        trash are not shown, so not named: each keeps its place among the others, and comes
+        back there if restored."""
+        owner_id = require_access(principal, Scope.FULL)
+        with self.db.write() as s:
+            album = self.repo.album_of(s, owner_id, album_id)
+            if album is None:
+                raise NotFound("No such album.")
+            places = self.repo.album_places(s, album_id)
+            shown = [asset_id for asset_id, trashed in places if not trashed]
+            if len(asset_ids) != len(shown) or set(asset_ids) != set(shown):
+                raise AlbumOrderMismatch(_mismatch(shown, asset_ids))
+            # The shown photos take the shown places in the new order; trashed ones stay put.
+            arranged = iter(asset_ids)
+            order = [asset_id if trashed else next(arranged) for asset_id, trashed in places]
+            self.repo.set_album_places(s, album_id, order)
+            album.sort_order = AlbumOrder.MANUAL.value
             album.updated_at = self.clock.now()
             return album
 
@@ -555,3 +588,15 @@ def copy_to_staging(source: BinaryIO, target: Path, limit: int) -> int:
         target.unlink(missing_ok=True)
         raise
     return written
+
+
+def _mismatch(shown: Sequence[str], asked: Sequence[str]) -> str:
+    """What is wrong with an album order, in a sentence for the problem's detail."""
+    known, named = set(shown), set(asked)
+    unknown = [a for a in asked if a not in known]
+    if unknown:
+        return f"Not a photo this album shows: {unknown[0]}."
+    missing = [a for a in shown if a not in named]
+    if missing:
+        return f"The order leaves out a photo in the album: {missing[0]}. Read the album again."
+    return "The order names a photo more than once."

@@ -9,6 +9,8 @@ from datetime import datetime
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from keepsake.media.repository import add_at_the_end, album_order_by
+from keepsake.media.schemas import AlbumOrder
 from keepsake.storage.models import (
     Album,
     AlbumAsset,
@@ -41,14 +43,14 @@ class SharingRepository:
         """Unscoped: the service decides from the owner and the shares who may see it."""
         return s.get(Album, album_id)
 
-    def album_assets(self, s: Session, album_id: str) -> list[Asset]:
-        """Every owner's assets in the album, newest first, not those in a trash."""
+    def album_assets(self, s: Session, album: Album) -> list[Asset]:
+        """Every owner's assets in the album, in the album's order, not those in a trash."""
         return list(
             s.scalars(
                 select(Asset)
                 .join(AlbumAsset, AlbumAsset.asset_id == Asset.id)
-                .where(AlbumAsset.album_id == album_id, Asset.trashed_at.is_(None))
-                .order_by(Asset.taken_at.desc(), Asset.id.desc())
+                .where(AlbumAsset.album_id == album.id, Asset.trashed_at.is_(None))
+                .order_by(*album_order_by(album.sort_order))
             )
         )
 
@@ -102,7 +104,7 @@ class SharingRepository:
             )
         )
         new = [a for a in dict.fromkeys(asset_ids) if a not in present]
-        s.add_all(AlbumAsset(album_id=album_id, asset_id=a, added_at=when) for a in new)
+        s.add_all(add_at_the_end(s, album_id, new, when))
         return len(new)
 
     def remove_from_album(self, s: Session, album_id: str, asset_ids: Sequence[str]) -> int:
@@ -216,8 +218,11 @@ class SharingRepository:
         )
 
     def link_assets(self, s: Session, link: ShareLink) -> list[Asset]:
+        """The link's photos; a link to an album lists them in the album's order."""
         query = self._link_assets_query(link)
-        return list(s.scalars(query.order_by(Asset.taken_at.desc(), Asset.id.desc())))
+        album = s.get(Album, link.album_id) if link.album_id is not None else None
+        order = album.sort_order if album else AlbumOrder.NEWEST_FIRST
+        return list(s.scalars(query.order_by(*album_order_by(order))))
 
     def link_asset(self, s: Session, link: ShareLink, asset_id: str) -> Asset | None:
         return s.scalar(self._link_assets_query(link).where(Asset.id == asset_id))

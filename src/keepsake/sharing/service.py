@@ -168,7 +168,7 @@ class SharingService:
         user_id = require_access(principal, Scope.READ)
         with self.db.read() as s:
             album, share = self._membership(s, user_id, album_id)
-            assets = self.repo.album_assets(s, album.id)
+            assets = self.repo.album_assets(s, album)
             owners = self.repo.users_by_ids(s, [album.owner_id, *(a.owner_id for a in assets)])
         self.media.reveal(assets)
         faces, consenting = self._faces(assets)
@@ -200,7 +200,7 @@ class SharingService:
         user_id = require_access(principal, Scope.READ)
         with self.db.read() as s:
             album = self._owned_album(s, user_id, album_id)
-            assets = self.repo.album_assets(s, album.id)
+            assets = self.repo.album_assets(s, album)
             owners = self.repo.users_by_ids(s, [album.owner_id, *(a.owner_id for a in assets)])
         self.media.reveal(assets)
         theirs = [a for a in assets if a.owner_id != user_id]

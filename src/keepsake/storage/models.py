@@ -196,6 +196,11 @@ class Album(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # How the album lists its photos: "manual" (AlbumAsset.position), "oldest_first" or
+    # "newest_first" (by capture time), the order albums had before they could be arranged.
+    sort_order: Mapped[str] = mapped_column(
+        String(16), default="newest_first", server_default="newest_first"
+    )
 
 
 class AlbumAsset(Base):
@@ -208,6 +213,9 @@ class AlbumAsset(Base):
         ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Place in the album's manual order, from 0; a photo added goes after the last. Not
+    # unique: two members adding at once may share a place, which the capture time breaks.
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Upload(Base):
