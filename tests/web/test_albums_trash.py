@@ -4,6 +4,7 @@ and the trash (restore, empty)."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +138,88 @@ def test_trash_restore_and_empty(
     page.get_by_role("heading", name="The trash is empty").wait_for()
     assert container.media.list_trash(user.principal) == []
     assert len(container.media.timeline(user.principal)[0]) == 2
+
+
+def _shown(page: Any) -> list[str]:
+    ids: list[str] = tiles(page).evaluate_all("els => els.map((el) => el.dataset.id)")
+    return ids
+
+
+def _saved(container: Container, user: LibraryUser, album_id: str, want: list[str]) -> None:
+    """Until the album's order on the server is `want` (the page saves in the background)."""
+    deadline = time.monotonic() + 5
+    while True:
+        _, assets = container.media.album(user.principal, album_id)
+        if [a.id for a in assets] == want or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert [a.id for a in assets] == want
+
+
+def test_arrange_an_album_by_dragging_by_keyboard_and_by_date(
+    page: Any, user: LibraryUser, container: Container, tmp_path: Path
+) -> None:
+    p0, p1, p2, p3 = (
+        p.id
+        for p in add_photos(container, user, tmp_path, [utc(2024, 5, 17, 10, i) for i in range(4)])
+    )
+    album = container.media.create_album(user.principal, "Arranged")
+    container.media.add_to_album(user.principal, album.id, [p0, p1, p2, p3])
+    page.goto(f"/albums/{album.id}")
+    wait_for_thumbnails(page, 4)
+    order = page.get_by_label("Order")
+    assert order.input_value() == "newest_first"
+    assert _shown(page) == [p3, p2, p1, p0]
+    check_accessibility(page, "album with its order")
+    status = page.locator("#album-order-status")
+
+    # With the mouse: the newest photo dropped on the right half of the third goes after it.
+    target = tiles(page).nth(2)
+    box = target.bounding_box()
+    tiles(page).nth(0).drag_to(
+        target, target_position={"x": box["width"] * 0.8, "y": box["height"] / 2}
+    )
+    assert _shown(page) == [p2, p1, p3, p0]
+    status.filter(has_text="IMG_0003.jpg moved to position 3 of 4.").wait_for()
+    assert order.input_value() == "manual"
+    _saved(container, user, album.id, [p2, p1, p3, p0])
+
+    # From the keyboard: Alt+arrows on a photo move it, and it keeps the focus.
+    page.locator(f'.tile[data-id="{p0}"] .tile-link').focus()
+    page.keyboard.press("Alt+ArrowLeft")
+    page.keyboard.press("Alt+ArrowLeft")
+    assert _shown(page) == [p2, p0, p1, p3]
+    status.filter(has_text="IMG_0000.jpg moved to position 2 of 4.").wait_for()
+    assert page.evaluate("document.activeElement.closest('.tile').dataset.id") == p0
+    page.keyboard.press("Alt+Home")
+    assert _shown(page) == [p0, p2, p1, p3]
+    _saved(container, user, album.id, [p0, p2, p1, p3])
+
+    # Or select one photo and move it with the buttons.
+    tiles(page).nth(3).hover()
+    tiles(page).nth(3).locator(".tile-check").check()
+    check_accessibility(page, "album with a photo selected to move")
+    page.get_by_role("button", name="Move earlier").click()
+    assert _shown(page) == [p0, p2, p3, p1]
+    status.filter(has_text="IMG_0003.jpg moved to position 3 of 4.").wait_for()
+    page.get_by_role("button", name="Clear selection").click()
+    assert page.get_by_role("button", name="Move earlier").is_hidden()
+    _saved(container, user, album.id, [p0, p2, p3, p1])
+
+    page.reload()
+    wait_for_thumbnails(page, 4)
+    assert _shown(page) == [p0, p2, p3, p1]
+    assert order.input_value() == "manual"
+
+    # By date, and back to the hand-made order, which was kept.
+    order.select_option("oldest_first")
+    status.filter(has_text="Photos in oldest first.").wait_for()
+    assert _shown(page) == [p0, p1, p2, p3]
+    assert container.media.album(user.principal, album.id)[0].sort_order == "oldest_first"
+    page.reload()
+    wait_for_thumbnails(page, 4)
+    assert order.input_value() == "oldest_first"
+    assert _shown(page) == [p0, p1, p2, p3]
+    order.select_option("manual")
+    status.filter(has_text="Photos in your order.").wait_for()
+    assert _shown(page) == [p0, p2, p3, p1]

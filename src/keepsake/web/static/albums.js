@@ -1,6 +1,7 @@
 /* Albums: creating one on the list page; on an album's page its photos (those members
-   added shown read-only, through the members' routes), the cover, removing photos,
-   renaming and deleting the album. */
+   added shown read-only, through the members' routes), the cover, removing photos, the
+   order (by date, or arranged by dragging, the move buttons or Alt+arrow keys), renaming
+   and deleting the album. */
 (function () {
   'use strict';
 
@@ -106,12 +107,14 @@
     ],
   });
 
-  /** The album's grid, with other members' photos shown through the members' routes. */
+  /** The album's grid, with other members' photos shown through the members' routes;
+      every photo, whoever added it, can be moved in the album's order. */
   class AlbumGrid extends G.ListGrid {
     set(items) {
       super.set(items);
       items.forEach((item, i) => {
         if (item.owned_by_me === false) this.theirs(this.tiles.children[i], item);
+        arrangeable(this.tiles.children[i], item);
       });
     }
 
@@ -142,7 +145,193 @@
     }
   }
 
-  const selection = new G.Selection(document.getElementById('selection-bar'), () => grid.orderedIds());
+  /** The selection, which also offers to move the one selected photo in the order. */
+  class AlbumSelection extends G.Selection {
+    render() {
+      super.render();
+      for (const button of moveButtons) button.hidden = this.ids.size !== 1;
+    }
+  }
+
+  // --- the order ----------------------------------------------------------------------
+
+  const orderSelect = document.getElementById('album-order');
+  const orderStatus = document.getElementById('album-order-status');
+  const orderWords = {
+    manual: 'your order', oldest_first: 'oldest first', newest_first: 'newest first',
+  };
+  let saving = Promise.resolve();
+  let dragged = null;
+
+  function announce(words) {
+    // Emptied first, so that the same words said twice are announced twice.
+    orderStatus.textContent = '';
+    setTimeout(() => { orderStatus.textContent = words; }, 50);
+  }
+
+  function tileOf(id) {
+    return root.querySelector(`.tile[data-id="${CSS.escape(id)}"]`);
+  }
+
+  function describe(item) {
+    return item.owned_by_me === false ? addedBy(item) : item.original_filename;
+  }
+
+  /** Move the photo `id` to index `to` of the album, on the page and then on the server
+      (the whole order, which makes the album's order manual). Saves go one after another,
+      so the last move is the one kept. */
+  function move(id, to, { focus = false } = {}) {
+    const from = grid.items.findIndex((item) => item.id === id);
+    const n = grid.items.length;
+    to = Math.max(0, Math.min(n - 1, to));
+    if (from < 0 || from === to) {
+      if (from >= 0) announce(`${describe(grid.items[from])} is already ${to === 0 ? 'first' : 'last'}.`);
+      return;
+    }
+    const [item] = grid.items.splice(from, 1);
+    grid.items.splice(to, 0, item);
+    const el = tileOf(id);
+    grid.tiles.insertBefore(el, to + 1 < n ? tileOf(grid.items[to + 1].id) : null);
+    grid.layout();
+    for (const tile of root.querySelectorAll('.tile.just-moved')) tile.classList.remove('just-moved');
+    if (focus) {
+      el.classList.add('just-moved');
+      el.querySelector('.tile-link').focus();
+    }
+    announce(`${describe(item)} moved to position ${to + 1} of ${n}.`);
+    if (orderSelect.value !== 'manual') orderSelect.value = 'manual';
+    const ids = grid.orderedIds();
+    saving = saving.then(async () => {
+      try {
+        await KS.api('PUT', `/api/albums/${albumId}/order`, { ids });
+      } catch (err) {
+        // Most often a member added or took out a photo meanwhile: show the album as it is.
+        KS.toast(`The new order could not be saved: ${KS.describe(err)}`, { error: true });
+        await reload();
+      }
+    });
+  }
+
+  async function reload() {
+    await grid.load((album) => {
+      orderSelect.value = album.order;
+      return album.assets;
+    });
+    markCover();
+    refreshCount();
+  }
+
+  function where(id) {
+    return grid.items.findIndex((item) => item.id === id);
+  }
+
+  const keyMoves = {
+    ArrowLeft: (i) => i - 1,
+    ArrowUp: (i) => i - 1,
+    ArrowRight: (i) => i + 1,
+    ArrowDown: (i) => i + 1,
+    Home: () => 0,
+    End: () => grid.items.length - 1,
+  };
+
+  /** A tile that can be dragged, and moved with Alt+arrows, Alt+Home and Alt+End. */
+  function arrangeable(el, item) {
+    el.draggable = true;
+    const link = el.querySelector('.tile-link');
+    link.draggable = false;
+    link.setAttribute('aria-describedby', 'album-order-hint');
+    link.setAttribute('aria-keyshortcuts', 'Alt+ArrowLeft Alt+ArrowRight Alt+Home Alt+End');
+    el.addEventListener('keydown', (event) => {
+      const to = keyMoves[event.key];
+      if (!to || !event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+      event.preventDefault();
+      move(item.id, to(where(item.id)), { focus: true });
+    });
+    el.addEventListener('focusout', () => el.classList.remove('just-moved'));
+    el.addEventListener('dragstart', (event) => {
+      dragged = item.id;
+      event.dataTransfer.effectAllowed = 'move';
+      event.dataTransfer.setData('text/plain', item.original_filename || item.id);
+      el.classList.add('dragging');
+    });
+    el.addEventListener('dragend', () => {
+      dragged = null;
+      el.classList.remove('dragging');
+      clearDropMarks();
+    });
+  }
+
+  function clearDropMarks() {
+    for (const tile of root.querySelectorAll('.drop-before, .drop-after')) {
+      tile.classList.remove('drop-before', 'drop-after');
+    }
+  }
+
+  /** The tile under the pointer and whether the dragged photo goes after it. */
+  function dropTarget(event) {
+    const el = event.target instanceof Element ? event.target.closest('.tile') : null;
+    if (!el || !dragged || el.dataset.id === dragged) return null;
+    const box = el.getBoundingClientRect();
+    return { el, after: event.clientX > box.left + box.width / 2 };
+  }
+
+  root.addEventListener('dragover', (event) => {
+    if (!dragged) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = 'move';
+    const target = dropTarget(event);
+    clearDropMarks();
+    if (target) target.el.classList.add(target.after ? 'drop-after' : 'drop-before');
+  });
+  root.addEventListener('dragleave', (event) => {
+    if (!root.contains(event.relatedTarget)) clearDropMarks();
+  });
+  root.addEventListener('drop', (event) => {
+    const target = dropTarget(event);
+    clearDropMarks();
+    if (!target) return;
+    event.preventDefault();
+    const from = where(dragged);
+    let to = where(target.el.dataset.id) + (target.after ? 1 : 0);
+    if (from < to) to -= 1;
+    move(dragged, to);
+  });
+
+  orderSelect.addEventListener('change', async () => {
+    const order = orderSelect.value;
+    try {
+      await saving;
+      await KS.api('PATCH', `/api/albums/${albumId}`, { order });
+      await reload();
+      announce(`Photos in ${orderWords[order]}.`);
+    } catch (err) {
+      KS.toast(KS.describe(err), { error: true });
+    }
+  });
+
+  // Move the one selected photo: buttons beside the selection's other actions.
+  const selectionBar = document.getElementById('selection-bar');
+  const moveButtons = [
+    ['first', 'Move to start', () => 0],
+    ['earlier', 'Move earlier', (i) => i - 1],
+    ['later', 'Move later', (i) => i + 1],
+    ['last', 'Move to end', () => grid.items.length - 1],
+  ].map(([name, words, to]) => {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'button ghost';
+    button.dataset.move = name;
+    button.textContent = words;
+    button.hidden = true;
+    button.addEventListener('click', () => {
+      const [id] = selection.selected();
+      if (id) move(id, to(where(id)));
+    });
+    return button;
+  });
+  selectionBar.querySelector('.selection-actions').prepend(...moveButtons);
+
+  const selection = new AlbumSelection(selectionBar, () => grid.orderedIds());
   grid = new AlbumGrid(root, selection);
   const empty = document.getElementById('album-empty');
   const count = document.getElementById('album-count');
@@ -168,10 +357,7 @@
     empty.hidden = grid.items.length > 0;
   }
 
-  grid.load((album) => album.assets).then(() => {
-    markCover();
-    refreshCount();
-  });
+  reload();
 
   selection.on('download', (ids) => {
     const theirs = new Set(byOthers().map((item) => item.id));
