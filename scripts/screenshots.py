@@ -174,7 +174,16 @@ def populate(container: Container, tmp: Path) -> dict[str, Any]:
     container.media.create_album(principal, "To print")
     container.media.trash(principal, ids[40:43])
     container.auth.create_api_key(principal, "Laptop backup", [Scope.UPLOAD])
-    return {"ids": ids, "album": summer.id}
+    container.sharing.share_album(principal, summer.id, "charles@example.org", "contributor")
+    link = container.links.create(
+        principal,
+        album_id=coast.id,
+        expires_at=datetime.now(UTC) + timedelta(days=30),
+        allow_download=True,
+        hide_metadata=False,
+        label="For the family",
+    )
+    return {"ids": ids, "album": summer.id, "link": link.token}
 
 
 def main() -> None:
@@ -234,6 +243,13 @@ def main() -> None:
             page.goto(f"/albums/{demo['album']}")
             page.wait_for_selector(".tile img")
             shot(page, "album")
+            page.goto(f"/albums/{demo['album']}?share=1")
+            page.wait_for_selector("dialog[open]")
+            shot(page, "share-dialog")
+            page.goto("/shared")
+            shot(page, "sharing")
+            page.goto("/privacy-centre")
+            shot(page, "privacy-centre")
             page.goto("/trash")
             page.wait_for_selector(".tile img")
             shot(page, "trash")
@@ -262,6 +278,13 @@ def main() -> None:
             page.goto("/admin")
             shot(page, "admin")
             ctx.close()
+
+            visitor = context(DESKTOP)  # a public link, opened by someone with no account
+            page = visitor.new_page()
+            page.goto(f"/s/{demo['link']}")
+            page.wait_for_selector(".tile img")
+            shot(page, "public-link")
+            visitor.close()
 
             phone = context(PHONE)
             page = phone.new_page()
