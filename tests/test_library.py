@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from keepsake.app import Container
-from keepsake.media.derive import PREVIEW_SLACK
 from keepsake.clock import ManualClock
+from keepsake.media.derive import PREVIEW_SLACK
 from tests.helpers import Account, jpeg_bytes, upload
 
 
