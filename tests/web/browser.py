@@ -4,6 +4,8 @@ making users and photos straight through the services (fast), and waiting on the
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,7 @@ from PIL import Image
 from keepsake.app import Container
 from keepsake.auth.access import Principal, Scope
 from keepsake.storage.models import Asset
-from tests.helpers import jpeg_bytes
+from tests.helpers import LiveServer, jpeg_bytes
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -180,3 +182,86 @@ def add_file(container: Container, owner: LibraryUser, tmp: Path, name: str, dat
         path.unlink(missing_ok=True)
     owner.assets.append(asset)
     return asset
+
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def new_context(browser: Any, server: LiveServer, viewport: dict[str, int] = DESKTOP) -> Any:
+    """A fresh browser context on the live server: a British locale, UTC, downloads on,
+    a phone's touch and mobile viewport below 500 px wide."""
+    phone = viewport["width"] < 500
+    ctx = browser.new_context(
+        base_url=server.url,
+        locale="en-GB",
+        timezone_id="UTC",
+        viewport=viewport,
+        is_mobile=phone,
+        has_touch=phone,
+        accept_downloads=True,
+    )
+    ctx.set_default_timeout(10_000)
+    return ctx
+
+
+@contextmanager
+def browser_page(
+    browser: Any,
+    server: LiveServer,
+    login: LibraryUser | None = None,
+    viewport: dict[str, int] = DESKTOP,
+) -> Iterator[Any]:
+    """A page in a browser of its own: another user's (`login`), or a stranger's (None).
+    Any script error or CSP violation on it fails the test."""
+    ctx = new_context(browser, server, viewport)
+    try:
+        if login is not None:
+            response = ctx.request.post(
+                "/api/auth/login", data={"email": login.email, "password": PASSWORD}
+            )
+            assert response.ok, response.text()
+        page = ctx.new_page()
+        errors = BrowserErrors(page)
+        yield page
+        errors.check()
+    finally:
+        ctx.close()
+
+
+# A folder dropped onto the page, as Chromium hands it to a script: entries whose
+# directory readers give at most `batch` children per readEntries call (Chromium gives
+# 100), so a reader that asks once sees only the first batch.
+DROP_FOLDERS = """({tree, batch}) => {
+  const fileEntry = (name, f) => ({
+    isFile: true, isDirectory: false, name,
+    file: (ok, fail) => f.unreadable
+      ? setTimeout(() => fail(new DOMException('The file is gone.', 'NotFoundError')), 5)
+      : ok(new File([Uint8Array.from(atob(f.data), c => c.charCodeAt(0))], name,
+                              {type: f.type, lastModified: f.modified})),
+  });
+  const dirEntry = (name, children) => ({
+    isFile: false, isDirectory: true, name,
+    createReader: () => {
+      const entries = Object.entries(children).map(([n, c]) => c.data !== undefined
+        ? fileEntry(n, c) : dirEntry(n, c));
+      let at = 0;
+      return {readEntries: (ok) => setTimeout(() => {
+        const part = entries.slice(at, at + batch); at += part.length; ok(part);
+      }, 5)};
+    },
+  });
+  const dt = new DataTransfer();
+  const roots = Object.entries(tree).map(([n, c]) => c.data !== undefined
+    ? fileEntry(n, c) : dirEntry(n, c));
+  for (const [n] of Object.entries(tree)) dt.items.add(new File([''], n));
+  const items = [...dt.items];
+  items.forEach((item, i) => { item.webkitGetAsEntry = () => roots[i]; });
+  const realItems = Object.getOwnPropertyDescriptor(DataTransfer.prototype, 'items');
+  Object.defineProperty(dt, 'items', {get: () => items});
+  void realItems;
+  const zone = document.getElementById('drop-zone');
+  for (const type of ['dragenter', 'dragover', 'drop']) {
+    zone.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: dt}));
+  }
+}"""

@@ -23,6 +23,7 @@ from tests.web.browser import (
     LibraryUser,
     launch_chromium,
     make_user,
+    new_context,
 )
 
 
@@ -54,14 +55,7 @@ def server(container: Container) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def context(browser: Any, server: LiveServer) -> Iterator[Any]:
-    ctx = browser.new_context(
-        base_url=server.url,
-        locale="en-GB",
-        timezone_id="UTC",
-        viewport={"width": 1280, "height": 800},
-        accept_downloads=True,
-    )
-    ctx.set_default_timeout(10_000)
+    ctx = new_context(browser, server)
     yield ctx
     ctx.close()
 

@@ -6,8 +6,6 @@ onto the upload page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +14,12 @@ import pytest
 from keepsake.app import Container
 from tests.helpers import LiveServer, jpeg_bytes
 from tests.web.browser import (
-    PASSWORD,
-    BrowserErrors,
+    DESKTOP,
+    DROP_FOLDERS,
+    PHONE,
     LibraryUser,
     add_photos,
+    browser_page,
     check_accessibility,
     make_user,
     tiles,
@@ -27,38 +27,8 @@ from tests.web.browser import (
     wait_for_thumbnails,
 )
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
 # Pages whose answer is an error on purpose; the rest must answer 200.
 ERROR_PAGES = {"/no-such-page": 404, "/photos/00000000-0000-0000-0000-000000000000": 404}
-
-
-@contextmanager
-def browser_page(
-    browser: Any, server: LiveServer, viewport: dict[str, int], login: LibraryUser | None
-) -> Iterator[Any]:
-    phone = viewport["width"] < 500
-    ctx = browser.new_context(
-        base_url=server.url,
-        locale="en-GB",
-        timezone_id="UTC",
-        viewport=viewport,
-        is_mobile=phone,
-        has_touch=phone,
-    )
-    ctx.set_default_timeout(10_000)
-    try:
-        if login is not None:
-            response = ctx.request.post(
-                "/api/auth/login", data={"email": login.email, "password": PASSWORD}
-            )
-            assert response.ok, response.text()
-        page = ctx.new_page()
-        errors = BrowserErrors(page)
-        yield page
-        errors.check()
-    finally:
-        ctx.close()
 
 
 def _library(container: Container, owner: LibraryUser, tmp: Path) -> dict[str, str]:
@@ -117,7 +87,7 @@ def test_every_page_passes_axe_and_fits_a_phone_without_sideways_scrolling(
     owner = make_user(container, "ada@example.org", "Ada Lovelace-Byron of Ockham")
     paths = _library(container, owner, tmp_path)
     for viewport in (DESKTOP, PHONE):
-        with browser_page(browser, server, viewport, owner) as page:
+        with browser_page(browser, server, owner, viewport) as page:
             for what, path in paths.items():
                 label = f"{what} at {viewport['width']}px"
                 response = page.goto(path)
@@ -135,7 +105,7 @@ def test_every_page_passes_axe_and_fits_a_phone_without_sideways_scrolling(
                 else:
                     _check_nav_in_reach(page, label)
         # Logged out: the login page (with its error shown) and a link's unknown token.
-        with browser_page(browser, server, viewport, None) as page:
+        with browser_page(browser, server, None, viewport) as page:
             page.goto("/login")
             page.get_by_label("Email").fill("ada@example.org")
             page.get_by_label("Password").fill("not my password")
@@ -152,7 +122,7 @@ def test_every_page_passes_axe_and_fits_a_phone_without_sideways_scrolling(
 def test_setup_with_an_error_passes_axe_on_a_phone(
     browser: Any, server: LiveServer, container: Container
 ) -> None:
-    with browser_page(browser, server, PHONE, None) as page:
+    with browser_page(browser, server, None, PHONE) as page:
         page.goto("/")
         page.wait_for_url("**/setup")
         page.get_by_label("Email").fill("not an address")
@@ -318,44 +288,6 @@ def test_thumbnails_come_from_the_browser_cache_the_second_time(
     )
     assert len(fetched) >= 4
     assert all(size == 0 for _, size in fetched), f"fetched again from the server: {fetched}"
-
-
-# A folder dropped onto the page, as Chromium hands it to a script: entries whose
-# directory readers give at most `batch` children per readEntries call (Chromium gives
-# 100), so a reader that asks once sees only the first batch.
-DROP_FOLDERS = """({tree, batch}) => {
-  const fileEntry = (name, f) => ({
-    isFile: true, isDirectory: false, name,
-    file: (ok, fail) => f.unreadable
-      ? setTimeout(() => fail(new DOMException('The file is gone.', 'NotFoundError')), 5)
-      : ok(new File([Uint8Array.from(atob(f.data), c => c.charCodeAt(0))], name,
-                              {type: f.type, lastModified: f.modified})),
-  });
-  const dirEntry = (name, children) => ({
-    isFile: false, isDirectory: true, name,
-    createReader: () => {
-      const entries = Object.entries(children).map(([n, c]) => c.data !== undefined
-        ? fileEntry(n, c) : dirEntry(n, c));
-      let at = 0;
-      return {readEntries: (ok) => setTimeout(() => {
-        const part = entries.slice(at, at + batch); at += part.length; ok(part);
-      }, 5)};
-    },
-  });
-  const dt = new DataTransfer();
-  const roots = Object.entries(tree).map(([n, c]) => c.data !== undefined
-    ? fileEntry(n, c) : dirEntry(n, c));
-  for (const [n] of Object.entries(tree)) dt.items.add(new File([''], n));
-  const items = [...dt.items];
-  items.forEach((item, i) => { item.webkitGetAsEntry = () => roots[i]; });
-  const realItems = Object.getOwnPropertyDescriptor(DataTransfer.prototype, 'items');
-  Object.defineProperty(dt, 'items', {get: () => items});
-  void realItems;
-  const zone = document.getElementById('drop-zone');
-  for (const type of ['dragenter', 'dragover', 'drop']) {
-    zone.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true, dataTransfer: dt}));
-  }
-}"""
 
 
 def _file(data: bytes, modified: int = 1_700_000_000_000) -> dict[str, Any]:

@@ -6,8 +6,6 @@ timeline selection as a new album. axe on every page; the dialog from the keyboa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,11 +14,10 @@ from keepsake.app import Container
 from keepsake.clock import ManualClock
 from tests.helpers import LiveServer, jpeg_bytes
 from tests.web.browser import (
-    PASSWORD,
-    BrowserErrors,
     LibraryUser,
     add_file,
     add_photos,
+    browser_page,
     check_accessibility,
     make_user,
     tiles,
@@ -29,33 +26,6 @@ from tests.web.browser import (
 )
 
 LINK_PASSWORD = "open sesame 42"
-
-
-@contextmanager
-def browser_page(
-    browser: Any, server: LiveServer, login: LibraryUser | None = None
-) -> Iterator[Any]:
-    """A page in a context of its own: another user's browser, or a stranger's (no login)."""
-    ctx = browser.new_context(
-        base_url=server.url,
-        locale="en-GB",
-        timezone_id="UTC",
-        viewport={"width": 1280, "height": 800},
-        accept_downloads=True,
-    )
-    ctx.set_default_timeout(10_000)
-    try:
-        if login is not None:
-            response = ctx.request.post(
-                "/api/auth/login", data={"email": login.email, "password": PASSWORD}
-            )
-            assert response.ok, response.text()
-        page = ctx.new_page()
-        errors = BrowserErrors(page)
-        yield page
-        errors.check()
-    finally:
-        ctx.close()
 
 
 def _album(container: Container, owner: LibraryUser, tmp: Path, name: str, n: int = 3) -> str:

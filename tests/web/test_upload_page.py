@@ -10,8 +10,13 @@ from typing import Any
 
 from keepsake.app import Container
 from tests.helpers import jpeg_bytes
-from tests.web.browser import BrowserErrors, LibraryUser, check_accessibility, png_bytes
-from tests.web.test_audit import DROP_FOLDERS
+from tests.web.browser import (
+    DROP_FOLDERS,
+    BrowserErrors,
+    LibraryUser,
+    check_accessibility,
+    png_bytes,
+)
 
 DROP = """files => {
   const dt = new DataTransfer();

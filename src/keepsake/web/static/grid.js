@@ -373,87 +373,6 @@
     return true;
   }
 
-  /** The "Add to album" dialog: pick an album or name a new one. */
-  async function addToAlbum(ids) {
-    const dialog = document.getElementById('album-dialog');
-    const form = document.getElementById('album-form');
-    const choices = document.getElementById('album-choices');
-    const newName = document.getElementById('album-new-name');
-    const newRadio = document.getElementById('album-new');
-    document.getElementById('album-error').textContent = '';
-    choices.replaceChildren();
-    newName.value = '';
-    dialog.showModal();
-    let albums = [];
-    try {
-      albums = await KS.api('GET', '/api/albums');
-    } catch (err) {
-      document.getElementById('album-error').textContent = KS.describe(err);
-    }
-    for (const album of albums) {
-      const row = document.createElement('div');
-      row.className = 'choice';
-      const input = document.createElement('input');
-      input.type = 'radio';
-      input.name = 'album';
-      input.value = album.id;
-      input.id = `album-${album.id}`;
-      const label = document.createElement('label');
-      label.htmlFor = input.id;
-      label.textContent = `${album.name} (${KS.plural(album.asset_count, 'photo')})`;
-      row.append(input, label);
-      choices.append(row);
-    }
-    const first = choices.querySelector('input');
-    (first || newRadio).checked = true;
-    (first || newName).focus();
-    newName.oninput = () => { newRadio.checked = true; };
-
-    return new Promise((resolve) => {
-      const submit = async (event) => {
-        const submitter = event.submitter;
-        if (submitter && submitter.value === 'cancel') {
-          form.removeEventListener('submit', submit);
-          resolve(false);
-          return;
-        }
-        event.preventDefault();
-        const picked = form.querySelector('input[name="album"]:checked');
-        try {
-          let albumId = picked ? picked.value : '__new__';
-          let name;
-          if (albumId === '__new__') {
-            name = newName.value.trim();
-            if (!name) {
-              document.getElementById('album-error').textContent = 'Name the new album.';
-              newName.focus();
-              return;
-            }
-            const created = await KS.api('POST', '/api/albums', { name });
-            albumId = created.id;
-          } else {
-            name = (albums.find((a) => a.id === albumId) || {}).name;
-          }
-          const result = await KS.api('POST', `/api/albums/${albumId}/assets`, { ids });
-          form.removeEventListener('submit', submit);
-          dialog.close('ok');
-          const added = result ? result.count : ids.length;
-          KS.toast(`Added ${KS.plural(added, 'photo')} to ${name}`, {
-            action: { label: 'Open album', run: () => location.assign(`/albums/${albumId}`) },
-          });
-          resolve(true);
-        } catch (err) {
-          document.getElementById('album-error').textContent = KS.describe(err);
-        }
-      };
-      form.addEventListener('submit', submit);
-      dialog.addEventListener('close', () => {
-        form.removeEventListener('submit', submit);
-        resolve(false);
-      }, { once: true });
-    });
-  }
-
   /** A grid of one list loaded at once (an album, the trash). */
   class ListGrid {
     constructor(root, selection) {
@@ -516,6 +435,6 @@
 
   window.KS.grid = {
     GAP, justify, layout, layoutDays, estimateHeight, rowTarget, aspect, tile, localDate, dayKey, monthKey,
-    dayLabel, Selection, ListGrid, favorite, download, trash, addToAlbum, pool,
+    dayLabel, Selection, ListGrid, favorite, download, trash, pool,
   };
 })();
