@@ -9,11 +9,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import MetaData, insert
 
 from keepsake.app import Container, create_app
+from keepsake.consent import purposes as purposes_module
+from keepsake.consent.purposes import PURPOSES, Purpose, PurposeName
+from keepsake.storage.models import ConsentPurpose
 
 
 @dataclass
@@ -123,3 +128,38 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def publish_new_face_recognition_text(
+    container: Container, monkeypatch: pytest.MonkeyPatch, addition: str = " Also in videos."
+) -> Purpose:
+    """What a release with a changed face_recognition text does: a migration adds version 2
+    of the text, and the code that ships with it knows it as current."""
+    old = PURPOSES[PurposeName.FACE_RECOGNITION]
+    new = Purpose(old.name, 2, old.title, old.text + addition, old.biometric)
+    with container.db.write() as s:
+        s.execute(
+            insert(ConsentPurpose).values(
+                name=old.name, version=2, title=new.title, text=new.text, biometric=True
+            )
+        )
+    monkeypatch.setitem(purposes_module.PURPOSES, PurposeName.FACE_RECOGNITION, new)
+    return new
+
+
+def rows_holding(container: Container, wanted: dict[str, bytes]) -> list[str]:
+    """Where any of `wanted`'s byte strings stands in any cell of any table, read through
+    SQL (PostgreSQL keeps its files elsewhere), as "<what> in table <name>"."""
+    metadata = MetaData()
+    metadata.reflect(container.db.engine)
+    found = []
+    with container.db.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            for row in conn.execute(table.select()):
+                cells = [v if isinstance(v, bytes) else str(v).encode() for v in row]
+                found += [
+                    f"{what} in table {table.name}"
+                    for what, value in wanted.items()
+                    if any(value in cell for cell in cells)
+                ]
+    return found

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import MetaData, select
+from sqlalchemy import select
 
 from keepsake.app import Container
 from keepsake.clock import ManualClock
@@ -19,7 +19,7 @@ from keepsake.ids import token_hash
 from keepsake.storage.models import Asset, Face, Person
 from tests.consent.conftest import FakeFaces, fill_library
 from tests.faces.conftest import IDENTITY, photo
-from tests.helpers import Account, jpeg_bytes, new_account, upload
+from tests.helpers import Account, jpeg_bytes, new_account, rows_holding, upload
 
 pytestmark = pytest.mark.postgres
 GRACE = timedelta(days=7, hours=1)
@@ -264,17 +264,7 @@ def test_deletion_leaves_nothing_that_identifies_the_account(
     if container.db.is_sqlite:
         assert "keepsake.db" in scanned
     # Every row of every table (PostgreSQL keeps its files elsewhere: read it through SQL).
-    metadata = MetaData()
-    metadata.reflect(container.db.engine)
-    with container.db.engine.connect() as conn:
-        for table in metadata.sorted_tables:
-            for row in conn.execute(table.select()):
-                cells = [v if isinstance(v, bytes) else str(v).encode() for v in row]
-                found += [
-                    f"{what} in table {table.name}"
-                    for what, value in identifiers.items()
-                    if any(value in cell for cell in cells)
-                ]
+    found += rows_holding(container, identifiers)
     assert found == [], "\n".join(found)
 
     assert leaver.id not in faces.templates, "templates deleted through the withdrawal hook"

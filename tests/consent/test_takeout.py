@@ -15,22 +15,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from keepsake.app import Container
 from keepsake.auth.access import Principal, Scope
 from keepsake.cli.main import app as cli
 from keepsake.consent import archive
-from keepsake.consent import purposes as purposes_module
 from keepsake.consent.errors import HostileArchive
 from keepsake.consent.facedata import PersonRecord
 from keepsake.consent.ledger import GENESIS, canonical_json
-from keepsake.consent.purposes import PURPOSES, Purpose, PurposeName
-from keepsake.storage.models import ConsentPurpose
 from tests.consent.conftest import FakeFaces, cli_env, fill_library, takeout_zip
 from tests.faces.conftest import IDENTITY, photo
-from tests.helpers import Account, jpeg_bytes, upload
+from tests.helpers import Account, jpeg_bytes, publish_new_face_recognition_text, upload
 
 pytestmark = pytest.mark.postgres
 runner = CliRunner()
@@ -538,15 +534,7 @@ def test_a_user_whose_consent_waits_for_a_new_text_still_takes_all_face_data_alo
     (face,) = client.get(f"/api/assets/{asset_id}/faces", headers=h).json()
     client.put(f"/api/faces/{face['id']}/person", json={"name": "Anna"}, headers=h)
 
-    old = PURPOSES[PurposeName.FACE_RECOGNITION]
-    new = Purpose(old.name, 2, old.title, old.text + " Also in videos.", old.biometric)
-    with container.db.write() as s:
-        s.execute(
-            insert(ConsentPurpose).values(
-                name=old.name, version=2, title=new.title, text=new.text, biometric=True
-            )
-        )
-    monkeypatch.setitem(purposes_module.PURPOSES, PurposeName.FACE_RECOGNITION, new)
+    publish_new_face_recognition_text(container, monkeypatch, " Also in videos.")
     assert client.get(f"/api/assets/{asset_id}/faces.xmp", headers=h).status_code == 403
 
     z = takeout_zip(client, alice, include_templates="true")

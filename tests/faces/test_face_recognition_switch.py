@@ -8,12 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import MetaData, insert, inspect, select
+from sqlalchemy import inspect, select
 
 from keepsake.app import Container
 from keepsake.auth.access import Principal, Scope
-from keepsake.consent import purposes as purposes_module
-from keepsake.consent.purposes import PURPOSES, Purpose, PurposeName
 from keepsake.faces.errors import FaceRecognitionOff
 from keepsake.faces.jobs import INDEX_ASSET_JOB
 from keepsake.jobs.queue import JobResult
@@ -21,7 +19,6 @@ from keepsake.media.service import STEP_FACES
 from keepsake.storage.models import (
     Asset,
     AssetStep,
-    ConsentPurpose,
     Face,
     FaceRejection,
     LedgerEntry,
@@ -35,7 +32,7 @@ from tests.faces.conftest import (
     person_rows,
     photo,
 )
-from tests.helpers import Account
+from tests.helpers import Account, publish_new_face_recognition_text, rows_holding
 
 
 def test_face_recognition_is_off_by_default_and_users_without_it_have_no_face_rows(
@@ -204,17 +201,7 @@ def test_withdrawing_leaves_no_template_in_any_file_or_table(
         if path.is_file():
             data = path.read_bytes()
             found += [f"{what} in {path}" for what, value in wanted.items() if value in data]
-    metadata = MetaData()
-    metadata.reflect(container.db.engine)
-    with container.db.engine.connect() as conn:
-        for table in metadata.sorted_tables:
-            for row in conn.execute(table.select()):
-                cells = [v if isinstance(v, bytes) else str(v).encode() for v in row]
-                found += [
-                    f"{what} in table {table.name}"
-                    for what, value in wanted.items()
-                    if any(value in cell for cell in cells)
-                ]
+    found += rows_holding(container, wanted)
     assert found == [], "\n".join(found)
 
 
@@ -226,15 +213,7 @@ def test_consent_to_an_older_text_does_not_count_for_faces(
     assert face_rows(container, alice.id) == 1
 
     # The text changes (a migration adds version 2 and the code ships with it).
-    old = PURPOSES[PurposeName.FACE_RECOGNITION]
-    new = Purpose(old.name, 2, old.title, old.text + " Also in videos.", old.biometric)
-    with container.db.write() as s:
-        s.execute(
-            insert(ConsentPurpose).values(
-                name=old.name, version=2, title=new.title, text=new.text, biometric=True
-            )
-        )
-    monkeypatch.setitem(purposes_module.PURPOSES, PurposeName.FACE_RECOGNITION, new)
+    publish_new_face_recognition_text(container, monkeypatch, " Also in videos.")
 
     state = client.get("/api/users/me/face-recognition", headers=alice.headers).json()
     assert state["enabled"] is False

@@ -18,16 +18,15 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from keepsake.app import Container, build_container
 from keepsake.clock import ManualClock
-from keepsake.consent import purposes as purposes_module
 from keepsake.consent.ledger import Action, user_actor
-from keepsake.consent.purposes import PURPOSES, Purpose, PurposeName
-from keepsake.storage.models import ConsentPurpose, LedgerEntry, Person
+from keepsake.storage.models import LedgerEntry, Person
 from tests.conftest import make_settings
 from tests.faces.conftest import face_rows, fake_analyzer, person_rows, photo
+from tests.helpers import publish_new_face_recognition_text
 from tests.web.browser import (
     PASSWORD,
     BrowserErrors,
@@ -188,15 +187,7 @@ def test_a_changed_text_asks_for_consent_again(
 ) -> None:
     container.consent.grant(user.principal, "face_recognition", 1, "web")
     # What a migration publishing a new text does, and the code that ships with it.
-    old = PURPOSES[PurposeName.FACE_RECOGNITION]
-    new = Purpose(old.name, 2, old.title, old.text + " Now also in videos.", old.biometric)
-    with container.db.write() as s:
-        s.execute(
-            insert(ConsentPurpose).values(
-                name=old.name, version=2, title=new.title, text=new.text, biometric=True
-            )
-        )
-    monkeypatch.setitem(purposes_module.PURPOSES, PurposeName.FACE_RECOGNITION, new)
+    publish_new_face_recognition_text(container, monkeypatch, " Now also in videos.")
 
     page.goto("/privacy-centre")
     item = page.locator("#purpose-face_recognition")
