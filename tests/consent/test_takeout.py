@@ -233,6 +233,38 @@ def test_import_round_trips_with_nothing_lost(
     assert again["assets"] == 0 and again["duplicates"] == 4, "de-duplicated by the ingest"
 
 
+def test_an_albums_own_order_travels_through_takeout(
+    client: TestClient, alice: Account, bob: Account, library: dict[str, bytes]
+) -> None:
+    (holidays,) = client.get("/api/albums", headers=alice.headers).json()
+    shown = [
+        a["id"]
+        for a in client.get(f"/api/albums/{holidays['id']}", headers=alice.headers).json()["assets"]
+    ]
+    arranged = list(reversed(shown))
+    r = client.put(
+        f"/api/albums/{holidays['id']}/order", json={"ids": arranged}, headers=alice.headers
+    )
+    assert r.status_code == 200, r.text
+
+    exported = client.get("/api/takeout", headers=alice.headers).content
+    r = client.post(
+        "/api/takeout/import",
+        files={"file": ("takeout.zip", exported, "application/zip")},
+        headers=bob.headers,
+    )
+    assert r.status_code == 200, r.text
+
+    (copy,) = client.get("/api/albums", headers=bob.headers).json()
+    body = client.get(f"/api/albums/{copy['id']}", headers=bob.headers).json()
+    assert body["order"] == "manual"
+    bob_bytes = [
+        client.get(f"/api/assets/{a['id']}/original", headers=bob.headers).content
+        for a in body["assets"]
+    ]
+    assert bob_bytes == [library[i] for i in arranged]
+
+
 def test_import_from_the_command_line(
     client: TestClient,
     container: Container,

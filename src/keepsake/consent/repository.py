@@ -355,12 +355,15 @@ class ConsentRepository:
         )
 
     def album_memberships(self, s: Session, owner_id: str) -> list[tuple[str, str]]:
-        """(album id, asset id) for every album of the owner, in the order added."""
+        """(album id, asset id) for every album of the owner, in the album's own order (the
+        owner's arrangement; photos added later come after, in the order added)."""
         rows = s.execute(
             select(AlbumAsset.album_id, AlbumAsset.asset_id)
             .join(Album, Album.id == AlbumAsset.album_id)
             .where(Album.owner_id == owner_id)
-            .order_by(AlbumAsset.album_id, AlbumAsset.added_at, AlbumAsset.asset_id)
+            .order_by(
+                AlbumAsset.album_id, AlbumAsset.position, AlbumAsset.added_at, AlbumAsset.asset_id
+            )
         )
         return [(album_id, asset_id) for album_id, asset_id in rows]
 

@@ -40,6 +40,7 @@ from keepsake.consent.purposes import PURPOSES, PurposeName
 from keepsake.consent.repository import ConsentRepository
 from keepsake.consent.service import ConsentService, Via
 from keepsake.errors import KeepsakeError, NotFound, QuotaExceeded
+from keepsake.media.schemas import AlbumOrder
 from keepsake.media.service import ORIGINALS, MediaService
 from keepsake.storage.blobs import BlobStore, blob_key
 from keepsake.storage.db import Database
@@ -59,7 +60,7 @@ photos/<year>/<file>        your originals, byte for byte as uploaded
 photos/<year>/<file>.json   what Keepsake knows about each photo: dates, camera, place,
                             favourite, albums
 photos/<year>/<file>.xmp    face regions and people's names, for photo tools that read XMP
-albums.json                 your albums and the photos in them
+albums.json                 your albums and the photos in them, in their order
 people.json                 the people you named (when you use face recognition)
 consent.json                every consent you gave or withdrew, with the text you agreed to
 ledger.json                 your data-use ledger: every processing of your data, hash-chained
@@ -115,7 +116,8 @@ class ArchivedAlbum(_Strict):
     id: str = Field(max_length=64)
     name: str = Field(max_length=200)
     cover_asset_id: str | None = Field(None, max_length=64)
-    asset_ids: list[str] = Field(default_factory=list)
+    asset_ids: list[str] = Field(default_factory=list)  # in the album's own order
+    order: AlbumOrder | None = None  # how it lists them; older archives have none
 
 
 class ArchivedAccount(_Strict):
@@ -396,6 +398,8 @@ class TakeoutService:
                 ids = [new_ids[a] for a in album.asset_ids if a in new_ids]
                 if ids:
                     self.media.add_to_album(principal, created.id, list(dict.fromkeys(ids)))
+                if album.order is not None:  # the photos were added in the album's order
+                    self.media.update_album(principal, created.id, order=album.order)
                 cover = new_ids.get(album.cover_asset_id or "")
                 if cover:
                     self.media.update_album(principal, created.id, cover_asset_id=cover)
@@ -544,6 +548,7 @@ def _albums(albums: Sequence[Album], assets_of: Mapping[str, list[str]]) -> list
             "created_at": timestamp(a.created_at),
             "updated_at": timestamp(a.updated_at),
             "cover_asset_id": a.cover_asset_id,
+            "order": a.sort_order,
             "asset_ids": assets_of.get(a.id, []),
         }
         for a in albums
