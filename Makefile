@@ -28,8 +28,9 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy src/
 
+# One worker per core; PYTEST_ARGS adds to it (`make pytest PYTEST_ARGS="-n 0 -x"`).
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
